@@ -1,0 +1,63 @@
+#include "chunkserver/chunkserver_server.h"
+
+#include <httplib.h>
+
+#include "common/status.h"
+#include "common/strings.h"
+
+namespace cairn::chunkserver {
+
+absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
+    const ChunkserverOptions& options, FileSystem* fs, Clock* clock) {
+  auto s = std::unique_ptr<ChunkserverServer>(new ChunkserverServer());
+  ASSIGN_OR_RETURN(s->store_, ChunkStore::Open(fs, options.root_dir));
+  s->service_ = std::make_unique<ChunkserverService>(s->store_.get(), &s->metrics_);
+  ASSIGN_OR_RETURN(s->grpc_, StartGrpcServer(options.listen, {s->service_.get()}, options.announce));
+  s->advertise_ = options.advertise;
+  if (s->advertise_.empty()) {
+    std::string host = s->grpc_.bound.host;
+    if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
+    s->advertise_ = cairn::StrCat(host, ":", s->grpc_.bound.port);
+  }
+  HeartbeatOptions hb;
+  hb.master = options.master;
+  hb.advertise = s->advertise_;
+  hb.zone = options.zone;
+  hb.interval = options.heartbeat_interval;
+  s->heartbeat_ = std::make_unique<Heartbeat>(hb, fs, s->store_.get(), clock);
+
+  ChunkStore* store = s->store_.get();
+  Heartbeat* heartbeat = s->heartbeat_.get();
+  s->metrics_.Describe("cairn_chunkserver_write_bytes_total", Metrics::Type::kCounter,
+                       "Chunk bytes received for writing.");
+  s->metrics_.Describe("cairn_chunkserver_read_bytes_total", Metrics::Type::kCounter,
+                       "Verified chunk bytes sent to readers.");
+  s->metrics_.Describe("cairn_chunkserver_checksum_errors_total", Metrics::Type::kCounter,
+                       "Reads that found a checksum mismatch.");
+  s->metrics_.AddCollector([store](Metrics& m) {
+    StoreStats st = store->Stats();
+    m.Set("cairn_chunkserver_chunks", "", static_cast<double>(st.chunks));
+    m.Set("cairn_chunkserver_stored_bytes", "", static_cast<double>(st.bytes));
+    if (auto space = store->Space(); space.ok()) {
+      m.Set("cairn_chunkserver_disk_capacity_bytes", "", static_cast<double>(space->capacity));
+      m.Set("cairn_chunkserver_disk_free_bytes", "", static_cast<double>(space->free));
+    }
+  });
+  AddStatusRoutes(s->http_.server(), [heartbeat] { return heartbeat->Healthy(); }, &s->metrics_);
+  ASSIGN_OR_RETURN(HostPort hp, s->http_.Start(options.http_listen, options.announce));
+  s->http_port_ = hp.port;
+  s->heartbeat_->Start();
+  return s;
+}
+
+ChunkserverServer::~ChunkserverServer() { Shutdown(); }
+
+void ChunkserverServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  heartbeat_->Stop();
+  http_.Stop();
+  grpc_.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+}  // namespace cairn::chunkserver

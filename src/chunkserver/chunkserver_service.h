@@ -1,0 +1,44 @@
+// gRPC service of a chunkserver: pipelined chunk writes, verified range
+// reads, deletes and copy-from-peer (repair).
+#ifndef CAIRN_CHUNKSERVER_CHUNKSERVER_SERVICE_H_
+#define CAIRN_CHUNKSERVER_CHUNKSERVER_SERVICE_H_
+
+#include "chunkserver/chunk_store.h"
+#include "common/metrics.h"
+#include "proto/chunkserver.grpc.pb.h"
+
+namespace cairn::chunkserver {
+
+// Bytes per streamed data message.
+inline constexpr size_t kStreamPiece = 1 << 20;
+
+// Copies replica `chunk` from the chunkserver at `source` into `store`,
+// checking the whole-chunk CRC32C and size against `chunk`. DataLoss on a mismatch.
+absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::string& source);
+
+class ChunkserverService final : public cairn::Chunkserver::Service {
+ public:
+  // `store` and `metrics` must outlive the service.
+  ChunkserverService(ChunkStore* store, Metrics* metrics) : store_(store), metrics_(metrics) {}
+
+  // Reads the stream into a local replica while forwarding it to the rest of
+  // the pipeline; replies only when every replica downstream is durable too.
+  // On a downstream failure the status message starts with
+  // "pipeline <address>:" naming the node that failed.
+  grpc::Status WriteChunk(grpc::ServerContext* ctx, grpc::ServerReader<WriteChunkRequest>* reader,
+                          WriteChunkReply* reply) override;
+  grpc::Status ReadChunk(grpc::ServerContext* ctx, const ReadChunkRequest* req,
+                         grpc::ServerWriter<ReadChunkReply>* writer) override;
+  grpc::Status DeleteChunk(grpc::ServerContext* ctx, const DeleteChunkRequest* req,
+                           DeleteChunkReply* reply) override;
+  grpc::Status CopyChunk(grpc::ServerContext* ctx, const CopyChunkRequest* req,
+                         CopyChunkReply* reply) override;
+
+ private:
+  ChunkStore* const store_;
+  Metrics* const metrics_;
+};
+
+}  // namespace cairn::chunkserver
+
+#endif  // CAIRN_CHUNKSERVER_CHUNKSERVER_SERVICE_H_

@@ -1,0 +1,164 @@
+#include "chunkserver/heartbeat.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
+#include "chunkserver/chunkserver_service.h"
+#include "common/net.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "common/logging.h"
+
+namespace cairn::chunkserver {
+
+Heartbeat::Heartbeat(const HeartbeatOptions& options, FileSystem* fs, ChunkStore* store,
+                     Clock* clock)
+    : options_(options), fs_(fs), store_(store), clock_(clock),
+      stub_(cairn::Master::NewStub(MakeChannel(options.master))) {}
+
+Heartbeat::~Heartbeat() { Stop(); }
+
+uint64_t Heartbeat::node_id() const {
+  absl::MutexLock lock(&mu_);
+  return node_id_;
+}
+
+absl::Status Heartbeat::Healthy() const {
+  absl::MutexLock lock(&mu_);
+  return last_;
+}
+
+absl::Status Heartbeat::EnsureRegistered() {
+  const std::string id_path = store_->root() + "/node_id";
+  uint64_t id;
+  {
+    absl::MutexLock lock(&mu_);
+    id = node_id_;
+  }
+  if (id != 0) return absl::OkStatus();
+  if (fs_->Exists(id_path)) {
+    ASSIGN_OR_RETURN(std::string text, ReadFileToString(fs_, id_path));
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &id)) {
+      return absl::DataLossError(cairn::StrCat("bad node id file ", id_path));
+    }
+  }
+  RegisterRequest req;
+  req.set_node_id(id);
+  req.set_address(options_.advertise);
+  req.set_zone(options_.zone);
+  RegisterReply reply;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  RETURN_IF_ERROR(Annotate(FromGrpcStatus(stub_->Register(&ctx, req, &reply)), "register"));
+  if (reply.node_id() != id) {
+    RETURN_IF_ERROR(WriteFileAtomically(fs_, id_path, cairn::StrCat(reply.node_id(), "\n")));
+  }
+  spdlog::info("registered as node {} ({}, zone {})", reply.node_id(), options_.advertise,
+               options_.zone);
+  absl::MutexLock lock(&mu_);
+  node_id_ = reply.node_id();
+  want_full_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Heartbeat::BeatOnce() {
+  absl::Status s = EnsureRegistered();
+  if (s.ok()) {
+    HeartbeatRequest req;
+    bool full;
+    {
+      absl::MutexLock lock(&mu_);
+      req.set_node_id(node_id_);
+      full = want_full_ || beats_ % options_.full_report_every == 0;
+      ++beats_;
+    }
+    req.set_address(options_.advertise);
+    req.set_zone(options_.zone);
+    // Take the changes before listing, so nothing added meanwhile is missed.
+    ChunkStore::Changes changes = store_->TakeChanges();
+    if (full) {
+      req.set_full_report(true);
+      for (ReplicaInfo& r : store_->List()) *req.add_replicas() = std::move(r);
+    } else {
+      for (ReplicaInfo& r : changes.added) *req.add_replicas() = std::move(r);
+      for (ReplicaInfo& r : changes.removed) *req.add_removed() = std::move(r);
+    }
+    for (ReplicaInfo& r : changes.corrupt) *req.add_corrupt() = std::move(r);
+    StoreStats stats = store_->Stats();
+    req.set_used_bytes(stats.bytes);
+    req.set_chunk_count(stats.chunks);
+    if (auto space = store_->Space(); space.ok()) {
+      req.set_capacity_bytes(space->capacity);
+      req.set_free_bytes(space->free);
+    }
+    HeartbeatReply reply;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    s = Annotate(FromGrpcStatus(stub_->Heartbeat(&ctx, req, &reply)), "heartbeat");
+    if (s.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (full) want_full_ = false;
+      }
+      Apply(reply);
+    } else {
+      // Report these again next time: the master never saw them.
+      absl::MutexLock lock(&mu_);
+      want_full_ = true;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (!s.ok() && last_.ok()) spdlog::warn("{}", s.ToString());
+  last_ = s;
+  return s;
+}
+
+void Heartbeat::Apply(const HeartbeatReply& reply) {
+  if (reply.reregister()) {
+    spdlog::warn("master does not know node {}; registering again", node_id());
+    absl::MutexLock lock(&mu_);
+    node_id_ = 0;
+    return;
+  }
+  if (reply.want_full_report()) {
+    absl::MutexLock lock(&mu_);
+    want_full_ = true;
+  }
+  for (const ReplicaInfo& r : reply.delete_()) {
+    absl::Status s = store_->Delete(r.handle(), r.version());
+    if (s.ok()) {
+      spdlog::debug("deleted garbage replica {} v{}", r.handle(), r.version());
+    } else if (!absl::IsNotFound(s)) {
+      spdlog::warn("deleting replica {}: {}", r.handle(), s.ToString());
+    }
+  }
+  for (const ReplicateCommand& cmd : reply.replicate()) {
+    absl::Status s = absl::UnavailableError("no source");
+    for (const NodeAddress& src : cmd.sources()) {
+      s = CopyFromPeer(store_, cmd.chunk(), src.address());
+      if (s.ok()) break;
+      spdlog::warn("re-replicating chunk {} from {}: {}", cmd.chunk().handle(), src.address(),
+                   s.ToString());
+    }
+  }
+}
+
+void Heartbeat::Start() {
+  thread_ = std::thread([this] {
+    while (true) {
+      BeatOnce().IgnoreError();
+      clock_->SleepFor(options_.interval, &mu_, &stopping_);
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+  });
+}
+
+void Heartbeat::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace cairn::chunkserver

@@ -1,0 +1,68 @@
+// Heartbeat: registers the chunkserver with the master (keeping the assigned
+// node id in <root>/node_id, so identity follows the volume), then reports
+// capacity, usage and replica changes every interval: a full report first and
+// every `full_report_every` beats, incremental changes in between. Carries
+// out the master's replies: deletes garbage, copies chunks for repair.
+#ifndef CAIRN_CHUNKSERVER_HEARTBEAT_H_
+#define CAIRN_CHUNKSERVER_HEARTBEAT_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "chunkserver/chunk_store.h"
+#include "common/clock.h"
+#include "common/file_system.h"
+#include "proto/master.grpc.pb.h"
+
+namespace cairn::chunkserver {
+
+struct HeartbeatOptions {
+  std::string master;     // host:port
+  std::string advertise;  // our gRPC address as others reach it
+  std::string zone;
+  absl::Duration interval = absl::Seconds(2);
+  int full_report_every = 30;
+};
+
+class Heartbeat {
+ public:
+  // `fs`, `store` and `clock` must outlive this object.
+  Heartbeat(const HeartbeatOptions& options, FileSystem* fs, ChunkStore* store, Clock* clock);
+  ~Heartbeat();
+
+  // One beat: registers if needed, reports, applies the reply.
+  absl::Status BeatOnce();
+  // Beats every interval on a thread until Stop().
+  void Start();
+  void Stop();
+
+  uint64_t node_id() const;
+  // OK once registered and the last beat reached the master.
+  absl::Status Healthy() const;
+
+ private:
+  absl::Status EnsureRegistered();
+  void Apply(const HeartbeatReply& reply);
+
+  // Constant after construction.
+  const HeartbeatOptions options_;
+  FileSystem* const fs_;
+  ChunkStore* const store_;
+  Clock* const clock_;
+  const std::unique_ptr<cairn::Master::Stub> stub_;
+
+  mutable absl::Mutex mu_;
+  uint64_t node_id_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status last_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("no heartbeat yet");
+  int beats_ ABSL_GUARDED_BY(mu_) = 0;
+  bool want_full_ ABSL_GUARDED_BY(mu_) = true;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace cairn::chunkserver
+
+#endif  // CAIRN_CHUNKSERVER_HEARTBEAT_H_

@@ -1,0 +1,67 @@
+// Addresses, gRPC servers and channels, and the status HTTP server every
+// daemon runs (/health, /ready, /metrics, plus routes the daemon adds).
+#ifndef CAIRN_COMMON_NET_H_
+#define CAIRN_COMMON_NET_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/metrics.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace cairn {
+
+// Largest gRPC message we send or accept (data messages are ~1 MiB).
+inline constexpr int kMaxGrpcMessageBytes = 64 << 20;
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+// Parses "host:port", "[v6]:port" or a bare port (host then defaults to 0.0.0.0).
+absl::StatusOr<HostPort> ParseHostPort(std::string_view text);
+
+// A started gRPC server bound to `listen` (port 0 picks one); announces itself.
+struct GrpcServer {
+  std::unique_ptr<grpc::Server> server;
+  HostPort bound;
+  std::string address() const { return bound.host + ":" + std::to_string(bound.port); }
+};
+absl::StatusOr<GrpcServer> StartGrpcServer(std::string_view listen,
+                                           const std::vector<grpc::Service*>& services,
+                                           bool announce = true);
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// An httplib server on its own thread. Stop() (or destruction) stops it.
+class HttpServer {
+ public:
+  HttpServer();
+  ~HttpServer();
+  httplib::Server& server() { return *server_; }
+  // Binds `listen` (port 0 picks one), announces it as "http", starts serving.
+  absl::StatusOr<HostPort> Start(std::string_view listen, bool announce = true);
+  void Stop();
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+// Adds /health (always 200 while serving), /ready (200 when `ready()` is OK,
+// else 503 with the reason) and /metrics to `server`.
+void AddStatusRoutes(httplib::Server& server, std::function<absl::Status()> ready,
+                     Metrics* metrics);
+
+}  // namespace cairn
+
+#endif  // CAIRN_COMMON_NET_H_

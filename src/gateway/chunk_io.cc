@@ -1,0 +1,134 @@
+#include "gateway/chunk_io.h"
+
+#include "common/crc32c.h"
+#include "common/logging.h"
+#include "common/net.h"
+#include "common/status.h"
+#include "common/strings.h"
+
+namespace cairn::gateway {
+
+cairn::Chunkserver::Stub* ChunkserverPool::Get(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[address];
+  if (!stub) stub = cairn::Chunkserver::NewStub(MakeChannel(address));
+  return stub.get();
+}
+
+ChunkPipelineWriter::ChunkPipelineWriter(ChunkserverPool* pool,
+                                         const AllocateChunkReply& allocation)
+    : allocation_(allocation) {
+  ctx_.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  stream_ = pool->Get(allocation_.replicas(0).address())->WriteChunk(&ctx_, &reply_);
+  WriteHeader* h = msg_.mutable_header();
+  h->set_handle(allocation_.chunk().handle());
+  h->set_version(allocation_.chunk().version());
+  for (int i = 1; i < allocation_.replicas_size(); ++i) {
+    h->add_downstream(allocation_.replicas(i).address());
+  }
+  msg_.mutable_data()->reserve(kMessageBytes);
+}
+
+ChunkPipelineWriter::~ChunkPipelineWriter() {
+  if (!finished_) {
+    // Abandoned mid-chunk: make every replica drop its partial write.
+    ctx_.TryCancel();
+    stream_->Finish().ok();
+  }
+}
+
+absl::Status ChunkPipelineWriter::Fail(absl::Status s) {
+  broken_ = true;
+  finished_ = true;  // Finish() was called on the stream
+  // The chunkserver names the pipeline member that failed; else blame the first.
+  failed_node_ = allocation_.replicas(0).node_id();
+  std::string_view msg = ToStd(s.message());
+  for (const NodeAddress& r : allocation_.replicas()) {
+    if (msg.starts_with(cairn::StrCat("pipeline ", r.address(), ":"))) failed_node_ = r.node_id();
+  }
+  return s;
+}
+
+absl::Status ChunkPipelineWriter::Flush() {
+  if (broken_) return absl::UnavailableError("pipeline broken");
+  if (!msg_.data().empty()) msg_.set_data_crc32c(Crc32c(msg_.data()));
+  if (!stream_->Write(msg_)) {
+    return Fail(FromGrpcStatus(stream_->Finish()));
+  }
+  header_sent_ = true;
+  msg_.clear_header();
+  msg_.mutable_data()->clear();
+  return absl::OkStatus();
+}
+
+absl::Status ChunkPipelineWriter::Write(std::string_view data) {
+  size_ += data.size();
+  crc_ = Crc32c(crc_, data.data(), data.size());
+  while (!data.empty()) {
+    size_t room = kMessageBytes - msg_.data().size();
+    size_t take = std::min(room, data.size());
+    msg_.mutable_data()->append(data.data(), take);
+    data.remove_prefix(take);
+    if (msg_.data().size() == kMessageBytes) RETURN_IF_ERROR(Flush());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChunkRef> ChunkPipelineWriter::Finish() {
+  if (!msg_.data().empty() || !header_sent_) RETURN_IF_ERROR(Flush());
+  if (broken_) return absl::UnavailableError("pipeline broken");
+  stream_->WritesDone();
+  finished_ = true;
+  absl::Status s = FromGrpcStatus(stream_->Finish());
+  if (!s.ok()) return Fail(s);
+  if (reply_.size() != size_ || reply_.crc32c() != crc_) {
+    return Fail(absl::DataLossError("replica checksum differs from what was sent"));
+  }
+  ChunkRef ref = allocation_.chunk();
+  ref.set_size(size_);
+  ref.set_crc32c(crc_);
+  return ref;
+}
+
+absl::Status ReadChunkRange(ChunkserverPool* pool, const ChunkRef& chunk,
+                            const std::vector<NodeAddress>& replicas, uint64_t offset,
+                            uint64_t length, const std::function<bool(std::string_view)>& sink) {
+  uint64_t done = 0;
+  absl::Status last = absl::UnavailableError(
+      cairn::StrCat("chunk ", chunk.handle(), " has no live replica"));
+  for (const NodeAddress& replica : replicas) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+    ReadChunkRequest req;
+    req.set_handle(chunk.handle());
+    req.set_version(chunk.version());
+    req.set_offset(offset + done);
+    req.set_length(length - done);
+    auto reader = pool->Get(replica.address())->ReadChunk(&ctx, req);
+    ReadChunkReply piece;
+    bool bad_piece = false;
+    while (reader->Read(&piece)) {
+      if (Crc32c(piece.data()) != piece.data_crc32c() || done + piece.data().size() > length) {
+        bad_piece = true;
+        ctx.TryCancel();
+        break;
+      }
+      if (!sink(piece.data())) {
+        ctx.TryCancel();
+        reader->Finish().ok();
+        return absl::CancelledError("reader went away");
+      }
+      done += piece.data().size();
+    }
+    absl::Status s = FromGrpcStatus(reader->Finish());
+    if (bad_piece) s = absl::DataLossError("piece failed its CRC32C check");
+    if (s.ok() && done == length) return absl::OkStatus();
+    if (s.ok()) s = absl::DataLossError(cairn::StrCat("short read: ", done, " of ", length));
+    spdlog::warn("read of chunk {} from {} failed ({}); trying the next replica", chunk.handle(),
+                 replica.address(), s.ToString());
+    last = s;
+  }
+  return last;
+}
+
+}  // namespace cairn::gateway

@@ -1,0 +1,75 @@
+// The gateway's side of the chunk data path: writing one chunk through a
+// replica pipeline, and reading a byte range of a chunk with failover across
+// its replicas. Every byte read is checked against the CRC32C the chunkserver
+// computed after verifying its block checksums.
+#ifndef CAIRN_GATEWAY_CHUNK_IO_H_
+#define CAIRN_GATEWAY_CHUNK_IO_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/chunkserver.grpc.pb.h"
+#include "proto/master.pb.h"
+
+namespace cairn::gateway {
+
+// Caches one gRPC channel per chunkserver address. Thread-safe.
+class ChunkserverPool {
+ public:
+  cairn::Chunkserver::Stub* Get(const std::string& address);
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<cairn::Chunkserver::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+};
+
+// Streams one chunk to the first replica of a pipeline, which forwards it to
+// the rest. Not thread-safe.
+class ChunkPipelineWriter {
+ public:
+  // `pool` must outlive the writer.
+  ChunkPipelineWriter(ChunkserverPool* pool, const AllocateChunkReply& allocation);
+  ~ChunkPipelineWriter();
+
+  // Queues bytes; sends them in messages of about kMessageBytes.
+  absl::Status Write(std::string_view data);
+  // Sends the rest and waits until every replica is durable. Returns the
+  // chunk's size and CRC32C. On a failure, `failed_node()` names the node
+  // the pipeline blamed.
+  absl::StatusOr<ChunkRef> Finish();
+  uint64_t failed_node() const { return failed_node_; }
+
+  static constexpr size_t kMessageBytes = 1 << 20;
+
+ private:
+  absl::Status Flush();
+  absl::Status Fail(absl::Status s);
+
+  const AllocateChunkReply allocation_;
+  grpc::ClientContext ctx_;
+  WriteChunkReply reply_;
+  std::unique_ptr<grpc::ClientWriter<WriteChunkRequest>> stream_;
+  WriteChunkRequest msg_;
+  bool header_sent_ = false;
+  bool broken_ = false;
+  bool finished_ = false;  // the stream's Finish() was called
+  uint64_t size_ = 0;
+  uint32_t crc_ = 0;
+  uint64_t failed_node_ = 0;
+};
+
+// Reads [offset, offset+length) of `chunk` (length > 0), trying `replicas` in
+// order and resuming on the next one after any error, timeout or checksum
+// mismatch. `sink` gets verified bytes in order; if it returns false the read
+// stops with Cancelled. Unavailable/DataLoss when every replica failed.
+absl::Status ReadChunkRange(ChunkserverPool* pool, const ChunkRef& chunk,
+                            const std::vector<NodeAddress>& replicas, uint64_t offset,
+                            uint64_t length, const std::function<bool(std::string_view)>& sink);
+
+}  // namespace cairn::gateway
+
+#endif  // CAIRN_GATEWAY_CHUNK_IO_H_

@@ -1,0 +1,38 @@
+// GatewayServer: the stateless HTTP front end. REST routes (routes.h), the
+// web dashboard under /ui/, /health, /ready and /metrics, on one port.
+#ifndef CAIRN_GATEWAY_GATEWAY_SERVER_H_
+#define CAIRN_GATEWAY_GATEWAY_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "common/net.h"
+#include "gateway/routes.h"
+
+namespace cairn::gateway {
+
+struct GatewayOptions {
+  std::string listen = "0.0.0.0:8089";
+  std::string master = "127.0.0.1:9090";
+  int threads = 64;  // concurrent requests served
+  bool announce = true;
+};
+
+class GatewayServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayOptions& options);
+  ~GatewayServer();
+  void Shutdown();
+  int port() const { return port_; }
+
+ private:
+  GatewayServer() = default;
+
+  GatewayContext ctx_;
+  HttpServer http_;
+  int port_ = 0;
+};
+
+}  // namespace cairn::gateway
+
+#endif  // CAIRN_GATEWAY_GATEWAY_SERVER_H_

@@ -1,0 +1,143 @@
+#include "gateway/http_util.h"
+
+#include "absl/strings/numbers.h"
+#include "common/path.h"
+#include "common/strings.h"
+
+namespace cairn::gateway {
+namespace {
+
+const char* ErrorCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+      return "BAD_REQUEST";
+    case absl::StatusCode::kNotFound:
+      return "NOT_FOUND";
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+      return "CONFLICT";
+    case absl::StatusCode::kFailedPrecondition:
+      return "PRECONDITION_FAILED";
+    case absl::StatusCode::kOutOfRange:
+      return "RANGE_NOT_SATISFIABLE";
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return "UNAVAILABLE";
+    case absl::StatusCode::kResourceExhausted:
+      return "INSUFFICIENT_STORAGE";
+    case absl::StatusCode::kDataLoss:
+      return "DATA_LOSS";
+    default:
+      return "INTERNAL";
+  }
+}
+
+}  // namespace
+
+int HttpStatusFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+      return 409;
+    case absl::StatusCode::kFailedPrecondition:
+      return 412;
+    case absl::StatusCode::kOutOfRange:
+      return 416;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return 503;
+    case absl::StatusCode::kResourceExhausted:
+      return 507;
+    default:
+      return 500;
+  }
+}
+
+void SetJson(httplib::Response& res, const nlohmann::json& body, int http_status) {
+  res.status = http_status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                  "application/json");
+}
+
+void SetError(httplib::Response& res, const absl::Status& status) {
+  nlohmann::json body;
+  body["error"] = {{"code", ErrorCode(status.code())},
+                   {"message", std::string(ToStd(status.message()))}};
+  SetJson(res, body, HttpStatusFor(status));
+}
+
+absl::StatusOr<std::optional<ByteRange>> ParseRange(std::string_view header, uint64_t size) {
+  if (header.empty()) return std::nullopt;
+  if (!header.starts_with("bytes=")) return absl::InvalidArgumentError("range unit must be bytes");
+  std::string_view spec = header.substr(6);
+  if (spec.find(',') != std::string_view::npos) return std::nullopt;
+  size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return absl::InvalidArgumentError("malformed range");
+  std::string_view first = spec.substr(0, dash), last = spec.substr(dash + 1);
+  uint64_t a = 0, b = 0;
+  auto number = [](std::string_view s, uint64_t* v) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos &&
+           absl::SimpleAtoi(ToAbsl(s), v);
+  };
+  if (first.empty()) {  // suffix: the last b bytes
+    if (!number(last, &b)) return absl::InvalidArgumentError("malformed range");
+    if (b == 0 || size == 0) return absl::OutOfRangeError("range not satisfiable");
+    b = std::min(b, size);
+    return ByteRange{size - b, b};
+  }
+  if (!number(first, &a)) return absl::InvalidArgumentError("malformed range");
+  if (last.empty()) {
+    b = size == 0 ? 0 : size - 1;
+  } else if (!number(last, &b) || b < a) {
+    return absl::InvalidArgumentError("malformed range");
+  }
+  if (a >= size) return absl::OutOfRangeError("range not satisfiable");
+  b = std::min(b, size - 1);
+  return ByteRange{a, b - a + 1};
+}
+
+absl::StatusOr<std::string> PathFromCapture(const httplib::Request& req, size_t group) {
+  if (req.matches.size() <= group || req.matches[group].length() == 0) {
+    return absl::InvalidArgumentError("path is empty");
+  }
+  std::string path = req.matches[group].str();
+  if (absl::Status s = ValidatePath(path); !s.ok()) return s;
+  return path;
+}
+
+absl::StatusOr<std::string> PathFromParam(const httplib::Request& req, const std::string& name,
+                                          bool required) {
+  if (!req.has_param(name.c_str())) {
+    if (!required) return std::string("/");
+    return absl::InvalidArgumentError(cairn::StrCat("missing query parameter '", name, "'"));
+  }
+  std::string path = req.get_param_value(name.c_str());
+  if (absl::Status s = ValidatePath(path); !s.ok()) return s;
+  return path;
+}
+
+nlohmann::json EntryJson(const Entry& e) {
+  nlohmann::json j;
+  j["name"] = e.path() == "/" ? "" : std::string(BaseName(e.path()));
+  j["path"] = e.path();
+  j["type"] = e.type() == Entry::DIR ? "dir" : "file";
+  j["mtime"] = e.mtime_ms() / 1000;
+  j["mtime_ms"] = e.mtime_ms();
+  if (e.type() == Entry::FILE) {
+    j["size"] = e.file().length();
+    j["sha256"] = e.file().sha256();
+    j["chunks"] = e.file().chunks_size();
+    j["replication"] = e.file().replication();
+  } else {
+    j["size"] = 0;
+  }
+  return j;
+}
+
+}  // namespace cairn::gateway

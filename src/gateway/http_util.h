@@ -1,0 +1,49 @@
+// HTTP helpers of the gateway: status mapping, JSON error bodies, Range parsing.
+#ifndef CAIRN_GATEWAY_HTTP_UTIL_H_
+#define CAIRN_GATEWAY_HTTP_UTIL_H_
+
+#include <httplib.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "proto/master.pb.h"
+
+namespace cairn::gateway {
+
+// The HTTP status for a status code (DESIGN.md §5): InvalidArgument 400,
+// NotFound 404, AlreadyExists/Aborted 409, FailedPrecondition 412,
+// OutOfRange 416, Unavailable/DeadlineExceeded 503, ResourceExhausted 507, else 500.
+int HttpStatusFor(const absl::Status& status);
+
+// Sets `res` to the JSON error {"error":{"code","message"}} for `status`.
+void SetError(httplib::Response& res, const absl::Status& status);
+void SetJson(httplib::Response& res, const nlohmann::json& body, int http_status = 200);
+
+// A byte range [offset, offset + length) of a resource.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Parses a Range header value for a resource of `size` bytes: "bytes=a-b",
+// "bytes=a-" or "bytes=-n". nullopt means serve the whole resource (no
+// header, or several ranges, which we do not split). InvalidArgument for a
+// malformed header; OutOfRange if the range is not satisfiable.
+absl::StatusOr<std::optional<ByteRange>> ParseRange(std::string_view header, uint64_t size);
+
+// The namespace path in a request: the route's capture, or a query parameter.
+// InvalidArgument (a 400) for anything ValidatePath rejects.
+absl::StatusOr<std::string> PathFromCapture(const httplib::Request& req, size_t group);
+absl::StatusOr<std::string> PathFromParam(const httplib::Request& req, const std::string& name,
+                                          bool required = true);
+
+nlohmann::json EntryJson(const Entry& e);
+
+}  // namespace cairn::gateway
+
+#endif  // CAIRN_GATEWAY_HTTP_UTIL_H_

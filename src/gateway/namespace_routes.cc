@@ -1,0 +1,163 @@
+// /api/v1/list, /mkdir, /rename, /fileinfo, /usage.
+#include "common/status.h"
+#include "common/strings.h"
+#include "gateway/http_util.h"
+#include "gateway/routes.h"
+
+namespace cairn::gateway {
+namespace {
+
+// Largest listing answered in one response; beyond it the reply says
+// "truncated" and gives "next_start_after" for the next page.
+constexpr size_t kMaxListEntries = 100000;
+
+absl::StatusOr<nlohmann::json> ParseBody(const httplib::Request& req) {
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    return absl::InvalidArgumentError("request body must be a JSON object");
+  }
+  return body;
+}
+
+absl::StatusOr<std::string> StringField(const nlohmann::json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || !it->is_string()) {
+    return absl::InvalidArgumentError(cairn::StrCat("field '", name, "' must be a string"));
+  }
+  return it->get<std::string>();
+}
+
+void HandleList(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+  auto path = PathFromParam(req, "path", /*required=*/false);
+  if (!path.ok()) return SetError(res, path.status());
+  std::string recursive = req.get_param_value("recursive");
+  size_t limit = kMaxListEntries;
+  if (req.has_param("limit")) {
+    try {
+      limit = std::stoul(req.get_param_value("limit"));
+    } catch (...) {
+      return SetError(res, absl::InvalidArgumentError("limit must be a number"));
+    }
+    limit = std::clamp<size_t>(limit, 1, kMaxListEntries);
+  }
+  ListRequest lreq;
+  lreq.set_path(*path);
+  lreq.set_recursive(recursive == "true" || recursive == "1");
+  lreq.set_start_after(req.get_param_value("start_after"));
+  nlohmann::json entries = nlohmann::json::array();
+  bool truncated = false;
+  std::string last;
+  while (true) {
+    lreq.set_limit(static_cast<uint32_t>(std::min<size_t>(limit - entries.size(), 1000)));
+    ListReply reply;
+    absl::Status s = FromGrpcStatus(ctx->master->List(MasterCall().get(), lreq, &reply));
+    if (!s.ok()) return SetError(res, s);
+    for (const Entry& e : reply.entries()) {
+      entries.push_back(EntryJson(e));
+      last = e.path();
+    }
+    if (!reply.truncated()) break;
+    if (entries.size() >= limit) {
+      truncated = true;
+      break;
+    }
+    lreq.set_start_after(last);
+  }
+  nlohmann::json body = {{"path", *path}, {"entries", entries}, {"truncated", truncated}};
+  if (truncated) body["next_start_after"] = last;
+  SetJson(res, body);
+}
+
+void HandleMkdir(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+  auto body = ParseBody(req);
+  if (!body.ok()) return SetError(res, body.status());
+  auto path = StringField(*body, "path");
+  if (!path.ok()) return SetError(res, path.status());
+  MkdirRequest mreq;
+  mreq.set_path(*path);
+  MkdirReply reply;
+  absl::Status s = FromGrpcStatus(ctx->master->Mkdir(MasterCall().get(), mreq, &reply));
+  if (!s.ok()) return SetError(res, s);
+  SetJson(res, EntryJson(reply.entry()), 201);
+}
+
+void HandleRename(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+  auto body = ParseBody(req);
+  if (!body.ok()) return SetError(res, body.status());
+  auto source = StringField(*body, "source");
+  if (!source.ok()) return SetError(res, source.status());
+  auto target = StringField(*body, "target");
+  if (!target.ok()) return SetError(res, target.status());
+  RenameRequest rreq;
+  rreq.set_source(*source);
+  rreq.set_target(*target);
+  RenameReply reply;
+  absl::Status s = FromGrpcStatus(ctx->master->Rename(MasterCall().get(), rreq, &reply));
+  if (!s.ok()) return SetError(res, s);
+  SetJson(res, {{"source", *source}, {"target", *target}});
+}
+
+void HandleFileInfo(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+  auto path = PathFromParam(req, "path");
+  if (!path.ok()) return SetError(res, path.status());
+  LookupRequest lreq;
+  lreq.set_path(*path);
+  LookupReply reply;
+  absl::Status s = FromGrpcStatus(ctx->master->Lookup(MasterCall().get(), lreq, &reply));
+  if (!s.ok()) return SetError(res, s);
+  nlohmann::json j = EntryJson(reply.entry());
+  if (reply.entry().type() == Entry::FILE) {
+    nlohmann::json chunks = nlohmann::json::array();
+    const auto& refs = reply.entry().file().chunks();
+    for (int i = 0; i < refs.size(); ++i) {
+      nlohmann::json replicas = nlohmann::json::array();
+      if (i < reply.locations_size()) {
+        for (const NodeAddress& r : reply.locations(i).replicas()) {
+          replicas.push_back({{"node_id", r.node_id()}, {"address", r.address()}, {"zone", r.zone()}});
+        }
+      }
+      chunks.push_back({{"index", i},
+                        {"handle", refs[i].handle()},
+                        {"version", refs[i].version()},
+                        {"size", refs[i].size()},
+                        {"crc32c", refs[i].crc32c()},
+                        {"replicas", replicas}});
+    }
+    j["chunks"] = chunks;
+  }
+  SetJson(res, j);
+}
+
+void HandleUsage(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+  auto path = PathFromParam(req, "path", /*required=*/false);
+  if (!path.ok()) return SetError(res, path.status());
+  UsageRequest ureq;
+  ureq.set_path(*path);
+  UsageReply reply;
+  absl::Status s = FromGrpcStatus(ctx->master->Usage(MasterCall().get(), ureq, &reply));
+  if (!s.ok()) return SetError(res, s);
+  nlohmann::json children = nlohmann::json::array();
+  for (const auto& c : reply.children()) {
+    children.push_back({{"name", c.name()},
+                        {"type", c.is_dir() ? "dir" : "file"},
+                        {"files", c.files()},
+                        {"bytes", c.bytes()}});
+  }
+  SetJson(res, {{"path", *path}, {"files", reply.files()}, {"bytes", reply.bytes()},
+                {"children", children}});
+}
+
+}  // namespace
+
+void RegisterNamespaceRoutes(httplib::Server& server, GatewayContext* ctx) {
+  auto bind = [ctx](void (*fn)(GatewayContext*, const httplib::Request&, httplib::Response&)) {
+    return [ctx, fn](const httplib::Request& req, httplib::Response& res) { fn(ctx, req, res); };
+  };
+  server.Get("/api/v1/list", bind(HandleList));
+  server.Post("/api/v1/mkdir", bind(HandleMkdir));
+  server.Post("/api/v1/rename", bind(HandleRename));
+  server.Get("/api/v1/fileinfo", bind(HandleFileInfo));
+  server.Get("/api/v1/usage", bind(HandleUsage));
+}
+
+}  // namespace cairn::gateway
