@@ -30,9 +30,20 @@ absl::Status Heartbeat::Healthy() const {
 absl::Status Heartbeat::EnsureRegistered() {
   const std::string id_path = store_->root() + "/node_id";
   uint64_t id;
+  bool persisted;
   {
     absl::MutexLock lock(&mu_);
     id = node_id_;
+    persisted = id_persisted_;
+  }
+  if (id != 0 && !persisted) {
+    // Registered, but the id is not on the volume yet: keep trying, keep the id.
+    absl::Status s = WriteFileAtomically(fs_, id_path, cairn::StrCat(id, "\n"));
+    if (s.ok()) {
+      absl::MutexLock lock(&mu_);
+      id_persisted_ = true;
+    }
+    return absl::OkStatus();
   }
   if (id != 0) return absl::OkStatus();
   if (fs_->Exists(id_path)) {
@@ -49,13 +60,17 @@ absl::Status Heartbeat::EnsureRegistered() {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   RETURN_IF_ERROR(Annotate(FromGrpcStatus(stub_->Register(&ctx, req, &reply)), "register"));
-  if (reply.node_id() != id) {
-    RETURN_IF_ERROR(WriteFileAtomically(fs_, id_path, cairn::StrCat(reply.node_id(), "\n")));
+  persisted = reply.node_id() == id;
+  if (!persisted) {
+    absl::Status s = WriteFileAtomically(fs_, id_path, cairn::StrCat(reply.node_id(), "\n"));
+    if (!s.ok()) spdlog::error("cannot keep node id on the volume (will retry): {}", s.ToString());
+    persisted = s.ok();
   }
   spdlog::info("registered as node {} ({}, zone {})", reply.node_id(), options_.advertise,
                options_.zone);
   absl::MutexLock lock(&mu_);
   node_id_ = reply.node_id();
+  id_persisted_ = persisted;
   want_full_ = true;
   return absl::OkStatus();
 }

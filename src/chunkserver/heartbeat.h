@@ -56,6 +56,7 @@ class Heartbeat {
 
   mutable absl::Mutex mu_;
   uint64_t node_id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool id_persisted_ ABSL_GUARDED_BY(mu_) = false;  // node_id_ is in <root>/node_id
   absl::Status last_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("no heartbeat yet");
   int beats_ ABSL_GUARDED_BY(mu_) = 0;
   bool want_full_ ABSL_GUARDED_BY(mu_) = true;

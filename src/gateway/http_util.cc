@@ -73,12 +73,11 @@ void SetError(httplib::Response& res, const absl::Status& status) {
 }
 
 absl::StatusOr<std::optional<ByteRange>> ParseRange(std::string_view header, uint64_t size) {
-  if (header.empty()) return std::nullopt;
-  if (!header.starts_with("bytes=")) return absl::InvalidArgumentError("range unit must be bytes");
+  if (!header.starts_with("bytes=")) return std::nullopt;
   std::string_view spec = header.substr(6);
   if (spec.find(',') != std::string_view::npos) return std::nullopt;
   size_t dash = spec.find('-');
-  if (dash == std::string_view::npos) return absl::InvalidArgumentError("malformed range");
+  if (dash == std::string_view::npos) return std::nullopt;
   std::string_view first = spec.substr(0, dash), last = spec.substr(dash + 1);
   uint64_t a = 0, b = 0;
   auto number = [](std::string_view s, uint64_t* v) {
@@ -86,23 +85,41 @@ absl::StatusOr<std::optional<ByteRange>> ParseRange(std::string_view header, uin
            absl::SimpleAtoi(ToAbsl(s), v);
   };
   if (first.empty()) {  // suffix: the last b bytes
-    if (!number(last, &b)) return absl::InvalidArgumentError("malformed range");
+    if (!number(last, &b)) return std::nullopt;
     if (b == 0 || size == 0) return absl::OutOfRangeError("range not satisfiable");
     b = std::min(b, size);
     return ByteRange{size - b, b};
   }
-  if (!number(first, &a)) return absl::InvalidArgumentError("malformed range");
+  if (!number(first, &a)) return std::nullopt;
   if (last.empty()) {
     b = size == 0 ? 0 : size - 1;
   } else if (!number(last, &b) || b < a) {
-    return absl::InvalidArgumentError("malformed range");
+    return std::nullopt;
   }
   if (a >= size) return absl::OutOfRangeError("range not satisfiable");
   b = std::min(b, size - 1);
   return ByteRange{a, b - a + 1};
 }
 
+namespace {
+
+// httplib decodes a stray '%' literally; we refuse it, so one file has one URL.
+absl::Status CheckPercentEscapes(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] != '%') continue;
+    if (i + 2 >= target.size() || !std::isxdigit(static_cast<unsigned char>(target[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(target[i + 2]))) {
+      return absl::InvalidArgumentError("malformed percent-escape in path");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> PathFromCapture(const httplib::Request& req, size_t group) {
+  if (absl::Status s = CheckPercentEscapes(req.target); !s.ok()) return s;
   if (req.matches.size() <= group || req.matches[group].length() == 0) {
     return absl::InvalidArgumentError("path is empty");
   }

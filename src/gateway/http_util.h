@@ -31,13 +31,14 @@ struct ByteRange {
 };
 
 // Parses a Range header value for a resource of `size` bytes: "bytes=a-b",
-// "bytes=a-" or "bytes=-n". nullopt means serve the whole resource (no
-// header, or several ranges, which we do not split). InvalidArgument for a
-// malformed header; OutOfRange if the range is not satisfiable.
+// "bytes=a-" or "bytes=-n". nullopt means serve the whole resource: no
+// header, another unit, a malformed value or several ranges (RFC 9110 §14.2
+// lets a server ignore those). OutOfRange if the range is not satisfiable.
 absl::StatusOr<std::optional<ByteRange>> ParseRange(std::string_view header, uint64_t size);
 
 // The namespace path in a request: the route's capture, or a query parameter.
-// InvalidArgument (a 400) for anything ValidatePath rejects.
+// InvalidArgument (a 400) for anything ValidatePath rejects, and for a raw
+// request target with a '%' not followed by two hex digits.
 absl::StatusOr<std::string> PathFromCapture(const httplib::Request& req, size_t group);
 absl::StatusOr<std::string> PathFromParam(const httplib::Request& req, const std::string& name,
                                           bool required = true);

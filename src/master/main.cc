@@ -11,7 +11,8 @@
 int main(int argc, char** argv) {
   CLI::App app{"cairn-master: namespace and chunk metadata server"};
   cairn::master::MasterServerOptions opts;
-  std::string log_level = "info", chunk_size = "64MiB", stale_after = "6s", dead_after = "30s";
+  std::string log_level = "info", chunk_size = "64MiB", stale_after = "6s", dead_after = "30s",
+              gc_grace = "30s";
   std::string root_dir = "/data/master";
   uint32_t replication = 3;
   app.add_option("--listen", opts.listen, "gRPC listen address host:port")
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
       ->envname("STALE_AFTER")->capture_default_str();
   app.add_option("--dead_after", dead_after, "silence after which a node is dead")
       ->envname("DEAD_AFTER")->capture_default_str();
+  app.add_option("--gc_grace", gc_grace,
+                 "how long replicas of deleted or replaced files are kept for readers")
+      ->envname("GC_GRACE")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const absl::Status& s) {
@@ -46,6 +50,9 @@ int main(int argc, char** argv) {
   auto dead = cairn::ParseDurationFlag(dead_after);
   if (!dead.ok()) return fail(dead.status());
   if (*dead <= *stale) return fail(absl::InvalidArgumentError("dead_after must exceed stale_after"));
+  auto grace = cairn::ParseDurationFlag(gc_grace);
+  if (!grace.ok()) return fail(grace.status());
+  opts.master.gc_grace = *grace;
   opts.master.root_dir = root_dir;
   opts.master.chunk_size = *cs;
   opts.master.replication = replication;

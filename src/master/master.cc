@@ -124,11 +124,14 @@ absl::StatusOr<RegisterReply> Master::Register(const RegisterRequest& req) {
   rec.set_zone(req.zone());
   RETURN_IF_ERROR(store_->PutNode(id, rec));
   Node& n = nodes_[id];
-  if (n.id == 0) spdlog::info("node {} registered at {} (zone {})", id, req.address(), req.zone());
+  if (n.id == 0) {
+    spdlog::info("node {} registered at {} (zone {})", id, req.address(), req.zone());
+    // Alive only once a heartbeat has reported its capacity.
+    n.last_heartbeat = absl::InfinitePast();
+  }
   n.id = id;
   n.address = req.address();
   n.zone = req.zone();
-  n.last_heartbeat = clock_->Now();
   RegisterReply reply;
   reply.set_node_id(id);
   return reply;
@@ -144,6 +147,7 @@ void Master::AddReplicaLocked(Node& node, const ReplicaInfo& r, absl::Time now) 
     return;
   }
   if (pending_.contains(r.handle())) return;  // an upload in progress
+  if (doomed_handles_.contains(r.handle())) return;  // deleted after its grace period
   // Unknown handle (deleted file, aborted upload) or stale version: garbage.
   if (GcAllowedLocked(now)) node.deletes.push_back(r);
 }
@@ -226,18 +230,17 @@ absl::Status Master::Rename(const std::string& source, const std::string& target
 }
 
 void Master::ForgetChunksLocked(const std::vector<ChunkRef>& chunks) {
-  bool gc = GcAllowedLocked(clock_->Now());
+  absl::Time due = clock_->Now() + options_.gc_grace;
   for (const ChunkRef& c : chunks) {
     auto it = chunks_.find(c.handle());
     if (it == chunks_.end()) continue;
-    if (gc) {
-      ReplicaInfo r;
-      r.set_handle(c.handle());
-      r.set_version(it->second.version);
-      for (uint32_t node : it->second.nodes) {
-        if (auto n = nodes_.find(node); n != nodes_.end()) n->second.deletes.push_back(r);
-      }
-    }
+    Doomed d;
+    d.due = due;
+    d.replica.set_handle(c.handle());
+    d.replica.set_version(it->second.version);
+    d.nodes = it->second.nodes;
+    doomed_.push_back(std::move(d));
+    doomed_handles_.insert(c.handle());
     chunks_.erase(it);
   }
 }
@@ -471,7 +474,9 @@ ClusterReply Master::Cluster() {
     s->set_free_bytes(n.free);
     s->set_used_bytes(n.used);
     s->set_chunk_count(n.chunk_count);
-    s->set_last_heartbeat_ms_ago(absl::ToInt64Milliseconds(now - n.last_heartbeat));
+    s->set_last_heartbeat_ms_ago(n.last_heartbeat == absl::InfinitePast()
+                                     ? -1
+                                     : absl::ToInt64Milliseconds(now - n.last_heartbeat));
   }
   reply.set_chunks(chunks_.size());
   reply.set_under_replicated(under_replicated_);
@@ -530,6 +535,16 @@ void Master::Tick() {
       safe_mode_ = false;
       spdlog::info("leaving safe mode: {:.1f}% of {} chunks reported", fraction * 100, chunks_.size());
     }
+  }
+  // Replicas of deleted files whose grace period is over. Held while GC is not
+  // allowed; a replica missed here is unknown at the next full report.
+  while (!doomed_.empty() && doomed_.front().due <= now && GcAllowedLocked(now)) {
+    const Doomed& d = doomed_.front();
+    for (uint32_t node : d.nodes) {
+      if (auto n = nodes_.find(node); n != nodes_.end()) n->second.deletes.push_back(d.replica);
+    }
+    doomed_handles_.erase(d.replica.handle());
+    doomed_.pop_front();
   }
   std::vector<uint64_t> expired;
   for (const auto& [id, u] : uploads_) {

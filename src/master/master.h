@@ -11,6 +11,7 @@
 #define CAIRN_MASTER_MASTER_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -40,6 +42,9 @@ struct MasterOptions {
   double safe_mode_threshold = 0.999;
   // An upload with no activity for this long is aborted.
   absl::Duration upload_timeout = absl::Hours(1);
+  // Replicas of deleted or replaced files are kept this long before deletion,
+  // so downloads already under way finish.
+  absl::Duration gc_grace = absl::Seconds(30);
 };
 
 enum class NodeState { kAlive, kStale, kDead };
@@ -102,7 +107,7 @@ class Master {
     uint64_t id = 0;
     std::string address;
     std::string zone;
-    absl::Time last_heartbeat;
+    absl::Time last_heartbeat;  // InfinitePast: never since registering
     uint64_t capacity = 0;
     uint64_t free = 0;
     uint64_t used = 0;
@@ -122,6 +127,12 @@ class Master {
     uint64_t handle = 0;
     std::vector<uint64_t> nodes;
   };
+  // Replicas of a chunk no file references any more, deleted once `due`.
+  struct Doomed {
+    absl::Time due;
+    ReplicaInfo replica;
+    absl::InlinedVector<uint32_t, 3> nodes;
+  };
   struct Upload {
     std::string path;
     uint32_t replication = 0;
@@ -134,8 +145,7 @@ class Master {
   absl::Status Load();
   NodeState StateLocked(const Node& n, absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   bool GcAllowedLocked(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Queues deletion of every known replica of `chunks`, or leaves them to the
-  // next full report when GC is not allowed now.
+  // Forgets `chunks` and schedules their replicas for deletion after gc_grace.
   void ForgetChunksLocked(const std::vector<ChunkRef>& chunks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropUploadLocked(uint64_t id, bool delete_replicas) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddReplicaLocked(Node& node, const ReplicaInfo& r, absl::Time now)
@@ -164,6 +174,8 @@ class Master {
   bool safe_mode_ ABSL_GUARDED_BY(mu_) = true;
   absl::Time gc_paused_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint64_t under_replicated_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Doomed> doomed_ ABSL_GUARDED_BY(mu_);  // in order of `due`
+  absl::flat_hash_set<uint64_t> doomed_handles_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread ticker_;
 };

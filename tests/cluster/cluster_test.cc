@@ -1,0 +1,142 @@
+// Whole-cluster behaviour, in one process: the data path end to end, read
+// failover, corruption, and write retries around failing chunkservers.
+#include "cluster/test_cluster.h"
+#include "nlohmann/json.hpp"
+
+namespace cairn::testing {
+namespace {
+
+constexpr uint64_t kChunk = 256 << 10;
+
+std::string Put(TestCluster& c, const std::string& path, const std::string& data, int want = 201) {
+  auto res = c.http().Put(("/api/v1/files" + path).c_str(), data, "application/octet-stream");
+  EXPECT_TRUE(res) << "no response";
+  if (!res) return "";
+  EXPECT_EQ(res->status, want) << res->body;
+  return res->body;
+}
+
+std::string Get(TestCluster& c, const std::string& path) {
+  auto res = c.http().Get(("/api/v1/files" + path).c_str());
+  EXPECT_TRUE(res);
+  if (!res) return "";
+  EXPECT_EQ(res->status, 200) << res->body;
+  return res->body;
+}
+
+nlohmann::json FileInfo(TestCluster& c, const std::string& path) {
+  auto res = c.http().Get(("/api/v1/fileinfo?path=" + path).c_str());
+  EXPECT_TRUE(res && res->status == 200);
+  return nlohmann::json::parse(res->body);
+}
+
+TEST(ClusterTest, RoundTripsFilesOfEverySize) {
+  TestCluster c;
+  for (uint64_t size : {uint64_t{0}, uint64_t{1}, kChunk - 1, kChunk, kChunk + 1, 3 * kChunk + 777}) {
+    std::string path = "/sizes/f" + std::to_string(size);
+    std::string data = RandomBytes(size, size);
+    auto put = nlohmann::json::parse(Put(c, path, data));
+    EXPECT_EQ(put["size"], size);
+    EXPECT_EQ(put["chunks"], (size + kChunk - 1) / kChunk);
+    EXPECT_EQ(Get(c, path), data) << size;
+    auto info = FileInfo(c, path);
+    for (const auto& chunk : info["chunks"]) EXPECT_EQ(chunk["replicas"].size(), 3u);
+  }
+}
+
+TEST(ClusterTest, ReadsFailOverWhenAChunkserverIsDown) {
+  TestCluster c;
+  std::string data = RandomBytes(2 * kChunk + 5, 1);
+  Put(c, "/f", data);
+  c.StopChunkserver(0);
+  EXPECT_EQ(Get(c, "/f"), data);
+}
+
+TEST(ClusterTest, CorruptReplicaIsNeverServedAndIsDropped) {
+  TestCluster c;
+  std::string data = RandomBytes(kChunk, 2);
+  Put(c, "/f", data);
+  auto info = FileInfo(c, "/f");
+  // Corrupt the replica on the node the gateway reads first.
+  uint64_t first = info["chunks"][0]["replicas"][0]["node_id"];
+  uint64_t handle = info["chunks"][0]["handle"];
+  int idx = c.NodeIndex(first);
+  ASSERT_GE(idx, 0);
+  ASSERT_THAT(c.fs(idx)->CorruptByte("/cs/chunks/" + std::to_string(handle) + "_1.chunk", 1000), IsOk());
+  EXPECT_EQ(Get(c, "/f"), data);
+  EXPECT_FALSE(c.chunkserver(idx)->store()->Has(handle, 1));
+  // The master hears of it and stops listing that replica.
+  EXPECT_TRUE(WaitFor([&] {
+    for (const auto& r : FileInfo(c, "/f")["chunks"][0]["replicas"]) {
+      if (r["node_id"] == first) return false;
+    }
+    return true;
+  }));
+}
+
+TEST(ClusterTest, UploadRetriesAroundAFailingChunkserver) {
+  ClusterOptions o;
+  o.chunkservers = 4;
+  TestCluster c(o);
+  c.fs(1)->SetFaultHook([](MemFileSystem::Op op, const std::string& path) {
+    return op == MemFileSystem::Op::kSync && path.find("/tmp/") != std::string::npos
+               ? absl::InternalError("EIO: disk failing")
+               : absl::OkStatus();
+  });
+  uint64_t bad = c.chunkserver(1)->heartbeat()->node_id();
+  std::string data = RandomBytes(3 * kChunk, 3);
+  Put(c, "/f", data);
+  EXPECT_EQ(Get(c, "/f"), data);
+  for (const auto& chunk : FileInfo(c, "/f")["chunks"]) {
+    EXPECT_EQ(chunk["replicas"].size(), 3u);
+    for (const auto& r : chunk["replicas"]) EXPECT_NE(r["node_id"], bad);
+  }
+}
+
+TEST(ClusterTest, UploadFailsCleanlyWhenTooFewChunkserversRemain) {
+  TestCluster c;
+  c.fs(2)->SetFaultHook([](MemFileSystem::Op op, const std::string&) {
+    return op == MemFileSystem::Op::kAppend ? absl::InternalError("EIO") : absl::OkStatus();
+  });
+  auto res = c.http().Put("/api/v1/files/f", RandomBytes(kChunk + 1, 4), "application/octet-stream");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  auto get = c.http().Get("/api/v1/files/f");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 404);  // nothing half-visible
+}
+
+TEST(ClusterTest, OutOfSpaceIs507AndLeavesNoFile) {
+  TestCluster c;
+  for (int i = 0; i < 3; ++i) c.fs(i)->SetCapacity(kChunk / 2);
+  // Wait for heartbeats to report the tiny capacity.
+  ASSERT_TRUE(WaitFor([&] {
+    ClusterReply cluster = c.master()->Cluster();
+    for (const auto& n : cluster.nodes()) {
+      if (n.free_bytes() >= kChunk) return false;
+    }
+    return true;
+  }));
+  auto res = c.http().Put("/api/v1/files/big", RandomBytes(kChunk, 5), "application/octet-stream");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 507) << res->body;
+  EXPECT_EQ(c.http().Get("/api/v1/files/big")->status, 404);
+}
+
+TEST(ClusterTest, ReplaceIsAtomicAndOldChunksAreCollected) {
+  TestCluster c;
+  Put(c, "/f", RandomBytes(2 * kChunk, 6));
+  uint64_t old_handle = FileInfo(c, "/f")["chunks"][0]["handle"];
+  std::string v2 = RandomBytes(kChunk / 2, 7);
+  Put(c, "/f", v2);
+  EXPECT_EQ(Get(c, "/f"), v2);
+  EXPECT_TRUE(WaitFor([&] {
+    for (int i = 0; i < 3; ++i) {
+      if (c.chunkserver(i)->store()->Has(old_handle, 1)) return false;
+    }
+    return true;
+  }));
+}
+
+}  // namespace
+}  // namespace cairn::testing

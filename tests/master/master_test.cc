@@ -1,0 +1,211 @@
+// The Master's chunkserver protocol and upload lifecycle with a simulated clock.
+#include "master/master.h"
+
+#include "test_util.h"
+
+namespace cairn::master {
+namespace {
+
+using ::cairn::testing::IsOk;
+using ::cairn::testing::StatusIs;
+using ::cairn::testing::TempDir;
+
+class MasterTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void Open() {
+    master_.reset();
+    MasterOptions o;
+    o.root_dir = dir_.path();
+    o.chunk_size = 1024;
+    o.replication = 3;
+    auto m = Master::Open(o, &clock_);
+    ASSERT_THAT(m, IsOk());
+    master_ = std::move(*m);
+  }
+  uint64_t AddNode(const std::string& zone) {
+    RegisterRequest r;
+    r.set_address("127.0.0.1:" + std::to_string(1000 + nodes_.size()));
+    r.set_zone(zone);
+    auto reply = master_->Register(r);
+    EXPECT_THAT(reply, IsOk());
+    nodes_.push_back(reply->node_id());
+    Beat(reply->node_id(), {}, true);
+    return reply->node_id();
+  }
+  HeartbeatReply Beat(uint64_t node, std::vector<ReplicaInfo> replicas, bool full) {
+    HeartbeatRequest h;
+    h.set_node_id(node);
+    h.set_capacity_bytes(1 << 30);
+    h.set_free_bytes(1 << 30);
+    h.set_full_report(full);
+    for (auto& r : replicas) *h.add_replicas() = r;
+    auto reply = master_->Heartbeat(h);
+    EXPECT_THAT(reply, IsOk());
+    return *reply;
+  }
+  // Uploads a one-chunk file and returns its chunk.
+  ChunkRef Upload(const std::string& path, uint64_t size = 100) {
+    StartUploadRequest s;
+    s.set_path(path);
+    auto up = master_->StartUpload(s);
+    EXPECT_THAT(up, IsOk());
+    AllocateChunkRequest a;
+    a.set_upload_id(up->upload_id());
+    auto alloc = master_->AllocateChunk(a);
+    EXPECT_THAT(alloc, IsOk());
+    CommitUploadRequest c;
+    c.set_upload_id(up->upload_id());
+    c.set_length(size);
+    CommittedChunk* cc = c.add_chunks();
+    *cc->mutable_chunk() = alloc->chunk();
+    cc->mutable_chunk()->set_size(size);
+    for (const auto& r : alloc->replicas()) cc->add_nodes(r.node_id());
+    EXPECT_THAT(master_->CommitUpload(c), IsOk());
+    return cc->chunk();
+  }
+  static ReplicaInfo Replica(uint64_t handle, uint64_t version = 1, uint64_t size = 100) {
+    ReplicaInfo r;
+    r.set_handle(handle);
+    r.set_version(version);
+    r.set_size(size);
+    return r;
+  }
+
+  TempDir dir_;
+  SimulatedClock clock_;
+  std::unique_ptr<Master> master_;
+  std::vector<uint64_t> nodes_;
+};
+
+TEST_F(MasterTest, NodeStatesFollowHeartbeats) {
+  uint64_t n = AddNode("a");
+  auto state = [&] { return master_->Cluster().nodes(0).state(); };
+  EXPECT_EQ(state(), "alive");
+  RegisterRequest r;
+  r.set_address("127.0.0.1:2000");
+  ASSERT_THAT(master_->Register(r), IsOk());
+  EXPECT_EQ(master_->Cluster().nodes(1).state(), "dead");  // no heartbeat yet
+  clock_.Advance(absl::Seconds(7));
+  EXPECT_EQ(state(), "stale");
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_EQ(state(), "dead");
+  Beat(n, {}, false);
+  EXPECT_EQ(state(), "alive");
+}
+
+TEST_F(MasterTest, RefusesPlacementWithTooFewLiveNodes) {
+  AddNode("a");
+  AddNode("b");
+  StartUploadRequest s;
+  s.set_path("/f");
+  auto up = master_->StartUpload(s);
+  ASSERT_THAT(up, IsOk());
+  AllocateChunkRequest a;
+  a.set_upload_id(up->upload_id());
+  EXPECT_THAT(master_->AllocateChunk(a), StatusIs(absl::StatusCode::kUnavailable));
+  AddNode("c");
+  clock_.Advance(absl::Seconds(7));  // all stale: no new chunks there
+  EXPECT_THAT(master_->AllocateChunk(a), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(MasterTest, PlacesOnDistinctNodesAndRecordsLocations) {
+  for (const char* z : {"a", "b", "c", "a"}) AddNode(z);
+  ChunkRef c = Upload("/dir/f");
+  auto info = master_->Lookup("/dir/f");
+  ASSERT_THAT(info, IsOk());
+  ASSERT_EQ(info->locations_size(), 1);
+  std::set<std::string> zones;
+  std::set<uint64_t> ids;
+  for (const auto& r : info->locations(0).replicas()) {
+    zones.insert(r.zone());
+    ids.insert(r.node_id());
+  }
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_EQ(zones.size(), 3u);
+  EXPECT_EQ(info->entry().file().chunks(0).handle(), c.handle());
+}
+
+TEST_F(MasterTest, CommitRejectsForeignOrMisSizedChunks) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  StartUploadRequest s;
+  s.set_path("/f");
+  auto up = master_->StartUpload(s);
+  CommitUploadRequest c;
+  c.set_upload_id(up->upload_id());
+  c.set_length(10);
+  c.add_chunks()->mutable_chunk()->set_handle(999);
+  EXPECT_THAT(master_->CommitUpload(c), StatusIs(absl::StatusCode::kInvalidArgument));
+  c.set_upload_id(12345);
+  EXPECT_THAT(master_->CommitUpload(c), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(MasterTest, GarbageIsDeletedButReferencedAndPendingReplicasAreNot) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  ChunkRef kept = Upload("/keep");
+  // A pending upload's chunk on node 1.
+  StartUploadRequest s;
+  s.set_path("/pending");
+  auto up = master_->StartUpload(s);
+  AllocateChunkRequest a;
+  a.set_upload_id(up->upload_id());
+  auto pending = master_->AllocateChunk(a);
+  ASSERT_THAT(pending, IsOk());
+  HeartbeatReply r = Beat(nodes_[0],
+                          {Replica(kept.handle()), Replica(pending->chunk().handle()),
+                           Replica(424242), Replica(kept.handle(), 0)},
+                          true);
+  // Deleted: the unknown replica and the stale version of the kept chunk, by version.
+  std::set<std::pair<uint64_t, uint64_t>> deleted;
+  for (const auto& d : r.delete_()) deleted.insert({d.handle(), d.version()});
+  EXPECT_EQ(deleted, (std::set<std::pair<uint64_t, uint64_t>>{{424242, 1}, {kept.handle(), 0}}));
+}
+
+TEST_F(MasterTest, DeletedFileReplicasAreCollected) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  ChunkRef c = Upload("/f");
+  ASSERT_THAT(master_->Delete("/f", false), IsOk());
+  // Kept through the grace period, even when a full report mentions it.
+  EXPECT_EQ(Beat(nodes_[0], {Replica(c.handle())}, true).delete__size(), 0);
+  clock_.Advance(absl::Seconds(31));
+  master_->Tick();
+  for (uint64_t n : nodes_) {
+    HeartbeatReply r = Beat(n, {}, false);
+    ASSERT_EQ(r.delete__size(), 1);
+    EXPECT_EQ(r.delete_(0).handle(), c.handle());
+  }
+}
+
+TEST_F(MasterTest, RestartKeepsMetadataAndDeletesNothingInSafeMode) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  ChunkRef c = Upload("/f");
+  Open();  // restart
+  EXPECT_TRUE(master_->InSafeMode());
+  auto info = master_->Lookup("/f");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->entry().file().chunks(0).handle(), c.handle());
+  EXPECT_EQ(info->locations(0).replicas_size(), 0);  // not reported yet
+  // Garbage reported during safe mode is kept for now.
+  HeartbeatReply r = Beat(nodes_[0], {Replica(c.handle()), Replica(777)}, true);
+  EXPECT_EQ(r.delete__size(), 0);
+  master_->Tick();
+  EXPECT_FALSE(master_->InSafeMode());  // every chunk has a replica again
+  EXPECT_EQ(master_->Lookup("/f")->locations(0).replicas_size(), 1);
+  r = Beat(nodes_[0], {Replica(c.handle()), Replica(777)}, true);
+  ASSERT_EQ(r.delete__size(), 1);
+  EXPECT_EQ(r.delete_(0).handle(), 777u);
+  // New handles never collide with old ones.
+  for (uint64_t n : nodes_) Beat(n, {}, false);
+  EXPECT_GT(Upload("/g").handle(), c.handle());
+}
+
+TEST_F(MasterTest, CheckpointPausesGc) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  ASSERT_THAT(master_->Checkpoint(dir_.path() + "/cp", absl::Minutes(5)), IsOk());
+  EXPECT_EQ(Beat(nodes_[0], {Replica(555)}, true).delete__size(), 0);
+  master_->ResumeGc();
+  EXPECT_EQ(Beat(nodes_[0], {Replica(555)}, true).delete__size(), 1);
+}
+
+}  // namespace
+}  // namespace cairn::master
