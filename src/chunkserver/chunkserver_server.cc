@@ -19,7 +19,13 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
     if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
     s->advertise_ = cairn::StrCat(host, ":", s->grpc_.bound.port);
   }
+  s->repair_ = std::make_unique<RepairWorker>(s->store_.get(), clock, &s->metrics_,
+                                             options.repair_bandwidth);
+  s->scrubber_ = std::make_unique<Scrubber>(s->store_.get(), clock, &s->metrics_,
+                                            options.scrub_bandwidth, options.scrub_pause);
+  RepairWorker* repair = s->repair_.get();
   HeartbeatOptions hb;
+  hb.on_replicate = [repair](const ReplicateCommand& cmd) { repair->Enqueue(cmd); };
   hb.master = options.master;
   hb.advertise = s->advertise_;
   hb.zone = options.zone;
@@ -46,6 +52,8 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
   AddStatusRoutes(s->http_.server(), [heartbeat] { return heartbeat->Healthy(); }, &s->metrics_);
   ASSIGN_OR_RETURN(HostPort hp, s->http_.Start(options.http_listen, options.announce));
   s->http_port_ = hp.port;
+  s->repair_->Start();
+  s->scrubber_->Start();
   s->heartbeat_->Start();
   return s;
 }
@@ -56,6 +64,8 @@ void ChunkserverServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   heartbeat_->Stop();
+  scrubber_->Stop();
+  repair_->Stop();
   http_.Stop();
   grpc_.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }

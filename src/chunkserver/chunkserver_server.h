@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "chunkserver/background.h"
 #include "chunkserver/chunk_store.h"
 #include "chunkserver/chunkserver_service.h"
 #include "chunkserver/heartbeat.h"
@@ -21,6 +22,9 @@ struct ChunkserverOptions {
   std::string advertise;  // default: listen host (127.0.0.1 for 0.0.0.0) and bound port
   std::string zone = "default";
   absl::Duration heartbeat_interval = absl::Seconds(2);
+  uint64_t repair_bandwidth = 0;        // bytes/s for copies from peers; 0: unlimited
+  uint64_t scrub_bandwidth = 32 << 20;  // bytes/s re-verified; 0: no scrubbing
+  absl::Duration scrub_pause = absl::Minutes(1);  // between full passes
   bool announce = true;
 };
 
@@ -34,6 +38,7 @@ class ChunkserverServer {
   void Shutdown();
 
   ChunkStore* store() { return store_.get(); }
+  Scrubber* scrubber() { return scrubber_.get(); }
   Heartbeat* heartbeat() { return heartbeat_.get(); }
   std::string grpc_address() const { return advertise_; }
   int http_port() const { return http_port_; }
@@ -44,6 +49,8 @@ class ChunkserverServer {
   Metrics metrics_;
   std::unique_ptr<ChunkStore> store_;
   std::unique_ptr<ChunkserverService> service_;
+  std::unique_ptr<RepairWorker> repair_;
+  std::unique_ptr<Scrubber> scrubber_;
   std::unique_ptr<Heartbeat> heartbeat_;
   GrpcServer grpc_;
   HttpServer http_;

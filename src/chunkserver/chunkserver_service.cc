@@ -116,7 +116,8 @@ grpc::Status ChunkserverService::DeleteChunk(grpc::ServerContext*, const DeleteC
   return ToGrpcStatus(store_->Delete(req->handle(), req->version()));
 }
 
-absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::string& source) {
+absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::string& source,
+                          const std::function<bool(size_t)>& pace) {
   if (store->Has(chunk.handle(), chunk.version())) return absl::OkStatus();
   ASSIGN_OR_RETURN(auto writer, store->Create(chunk.handle(), chunk.version()));
   auto stub = cairn::Chunkserver::NewStub(MakeChannel(source));
@@ -131,6 +132,10 @@ absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::s
     if (Crc32c(piece.data()) != piece.data_crc32c()) {
       ctx.TryCancel();
       return absl::DataLossError(cairn::StrCat("copy from ", source, ": piece failed its CRC32C"));
+    }
+    if (pace && !pace(piece.data().size())) {
+      ctx.TryCancel();
+      return absl::CancelledError("copy cancelled");
     }
     RETURN_IF_ERROR(writer->Append(piece.data()));
   }

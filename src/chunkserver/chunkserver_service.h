@@ -13,8 +13,11 @@ namespace cairn::chunkserver {
 inline constexpr size_t kStreamPiece = 1 << 20;
 
 // Copies replica `chunk` from the chunkserver at `source` into `store`,
-// checking the whole-chunk CRC32C and size against `chunk`. DataLoss on a mismatch.
-absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::string& source);
+// checking the whole-chunk CRC32C and size against `chunk`. DataLoss on a
+// mismatch. `pace`, if set, is called before each piece is written with its
+// size; returning false cancels the copy.
+absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::string& source,
+                          const std::function<bool(size_t)>& pace = nullptr);
 
 class ChunkserverService final : public cairn::Chunkserver::Service {
  public:

@@ -2,7 +2,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
-#include "chunkserver/chunkserver_service.h"
 #include "common/net.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -147,13 +146,7 @@ void Heartbeat::Apply(const HeartbeatReply& reply) {
     }
   }
   for (const ReplicateCommand& cmd : reply.replicate()) {
-    absl::Status s = absl::UnavailableError("no source");
-    for (const NodeAddress& src : cmd.sources()) {
-      s = CopyFromPeer(store_, cmd.chunk(), src.address());
-      if (s.ok()) break;
-      spdlog::warn("re-replicating chunk {} from {}: {}", cmd.chunk().handle(), src.address(),
-                   s.ToString());
-    }
+    if (options_.on_replicate) options_.on_replicate(cmd);
   }
 }
 

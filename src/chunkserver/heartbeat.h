@@ -6,6 +6,7 @@
 #ifndef CAIRN_CHUNKSERVER_HEARTBEAT_H_
 #define CAIRN_CHUNKSERVER_HEARTBEAT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,6 +26,8 @@ struct HeartbeatOptions {
   std::string zone;
   absl::Duration interval = absl::Seconds(2);
   int full_report_every = 30;
+  // Receives the master's copy commands (re-replication, rebalancing).
+  std::function<void(const ReplicateCommand&)> on_replicate;
 };
 
 class Heartbeat {

@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   CLI::App app{"cairn-chunkserver: stores chunk replicas"};
   cairn::chunkserver::ChunkserverOptions opts;
   opts.root_dir = "/data/chunkserver";
-  std::string log_level = "info", heartbeat = "2s";
+  std::string log_level = "info", heartbeat = "2s", repair_bw = "0", scrub_bw = "32MiB",
+              scrub_pause = "1m";
   app.add_option("--listen", opts.listen, "gRPC listen address host:port")
       ->envname("SERVER_ADDRESS")->capture_default_str();
   app.add_option("--http_listen", opts.http_listen, "HTTP status address host:port")
@@ -26,6 +27,12 @@ int main(int argc, char** argv) {
       ->envname("HEARTBEAT_INTERVAL")->capture_default_str();
   app.add_option("--log_level", log_level, "debug, info, warn or error")
       ->envname("LOG_LEVEL")->capture_default_str();
+  app.add_option("--repair_bandwidth", repair_bw, "bytes/s for repair copies (0: unlimited)")
+      ->envname("REPAIR_BANDWIDTH")->capture_default_str();
+  app.add_option("--scrub_bandwidth", scrub_bw, "bytes/s the scrubber re-verifies (0: off)")
+      ->envname("SCRUB_BANDWIDTH")->capture_default_str();
+  app.add_option("--scrub_pause", scrub_pause, "pause between full scrub passes")
+      ->envname("SCRUB_PAUSE")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const absl::Status& s) {
@@ -39,6 +46,15 @@ int main(int argc, char** argv) {
     return fail(absl::InvalidArgumentError("heartbeat_interval must be positive"));
   }
   opts.heartbeat_interval = *interval;
+  auto rbw = cairn::ParseBytes(repair_bw);
+  if (!rbw.ok()) return fail(rbw.status());
+  auto sbw = cairn::ParseBytes(scrub_bw);
+  if (!sbw.ok()) return fail(sbw.status());
+  auto pause = cairn::ParseDurationFlag(scrub_pause);
+  if (!pause.ok()) return fail(pause.status());
+  opts.repair_bandwidth = *rbw;
+  opts.scrub_bandwidth = *sbw;
+  opts.scrub_pause = *pause;
 
   sigset_t set;
   sigemptyset(&set);

@@ -118,6 +118,7 @@ NodeInfo ToNodeInfo(const json& j) {
   node.state = GetString(j, "state");
   node.capacity = GetUint(j, "capacity");
   node.used = GetUint(j, "used");
+  node.free = GetUint(j, "free");
   node.chunks = GetUint(j, "chunks");
   node.last_heartbeat_ms_ago = GetInt(j, "last_heartbeat_ms_ago", -1);
   return node;
@@ -160,6 +161,10 @@ absl::StatusOr<Listing> ParseListing(std::string_view body) {
     for (const json& e : GetArray(j, "entries")) {
       listing.entries.push_back(ToListEntry(e));
     }
+    const json* truncated = Field(j, "truncated");
+    listing.truncated = truncated != nullptr && truncated->is_boolean() &&
+                        truncated->get<bool>();
+    listing.next_start_after = GetString(j, "next_start_after");
     return listing;
   });
 }
@@ -168,6 +173,7 @@ absl::StatusOr<FileInfo> ParseFileInfo(std::string_view body) {
   return ParseObject<FileInfo>(body, "fileinfo", [](const json& j) {
     FileInfo info;
     info.path = GetString(j, "path");
+    if (!GetString(j, "type").empty()) info.type = GetString(j, "type");
     info.size = GetUint(j, "size");
     info.sha256 = GetString(j, "sha256");
     info.replication = GetUint(j, "replication");
@@ -185,6 +191,11 @@ absl::StatusOr<ClusterStatus> ParseClusterStatus(std::string_view body) {
     for (const json& n : GetArray(j, "nodes")) {
       status.nodes.push_back(ToNodeInfo(n));
     }
+    const json* safe_mode = Field(j, "safe_mode");
+    status.safe_mode = safe_mode != nullptr && safe_mode->is_boolean() &&
+                       safe_mode->get<bool>();
+    status.chunk_size = GetUint(j, "chunk_size");
+    status.replication = GetUint(j, "replication");
     const json* totals = Field(j, "totals");
     if (totals == nullptr || !totals->is_object()) {
       status.totals = ComputeTotals(status.nodes);
@@ -198,6 +209,7 @@ absl::StatusOr<ClusterStatus> ParseClusterStatus(std::string_view body) {
     status.totals.usage_percent = GetDouble(t, "usage_percent");
     status.totals.chunks = GetUint(t, "chunks");
     status.totals.under_replicated = GetUint(t, "under_replicated");
+    status.totals.replication_queue = GetUint(t, "replication_queue");
     return status;
   });
 }
@@ -255,7 +267,7 @@ json ToJson(const FileInfo& value) {
                       {"replicas", std::move(replicas)}});
   }
   return {{"path", value.path},
-          {"type", "file"},
+          {"type", value.type},
           {"size", value.size},
           {"sha256", value.sha256},
           {"replication", value.replication},
@@ -272,6 +284,7 @@ json ToJson(const ClusterStatus& value) {
                      {"state", n.state},
                      {"capacity", n.capacity},
                      {"used", n.used},
+                     {"free", n.free},
                      {"chunks", n.chunks},
                      {"last_heartbeat_ms_ago", n.last_heartbeat_ms_ago}});
   }
@@ -284,7 +297,11 @@ json ToJson(const ClusterStatus& value) {
             {"used", t.used},
             {"usage_percent", t.usage_percent},
             {"chunks", t.chunks},
-            {"under_replicated", t.under_replicated}}}};
+            {"under_replicated", t.under_replicated},
+            {"replication_queue", t.replication_queue}}},
+          {"safe_mode", value.safe_mode},
+          {"chunk_size", value.chunk_size},
+          {"replication", value.replication}};
 }
 
 json ToJson(const Usage& value) {

@@ -50,6 +50,10 @@ struct ListEntry {
 struct Listing {
   std::string path;
   std::vector<ListEntry> entries;
+  // One page of a long listing: more entries follow `next_start_after`.
+  // GatewayClient::List fetches every page, so its result is never truncated.
+  bool truncated = false;
+  std::string next_start_after;
 };
 
 struct ReplicaInfo {
@@ -68,6 +72,8 @@ struct ChunkInfo {
 
 struct FileInfo {
   std::string path;
+  std::string type = "file";  // "dir" when the path is a directory
+  bool is_dir() const { return type == "dir" || type == "directory"; }
   uint64_t size = 0;
   std::string sha256;
   uint64_t replication = 0;
@@ -82,6 +88,7 @@ struct NodeInfo {
   std::string state;  // "alive", "stale", "dead", ...
   uint64_t capacity = 0;
   uint64_t used = 0;
+  uint64_t free = 0;  // 0 if the gateway does not say
   uint64_t chunks = 0;
   int64_t last_heartbeat_ms_ago = -1;  // -1: unknown
 };
@@ -94,11 +101,15 @@ struct ClusterTotals {
   double usage_percent = 0;
   uint64_t chunks = 0;
   uint64_t under_replicated = 0;
+  uint64_t replication_queue = 0;  // chunks waiting for re-replication
 };
 
 struct ClusterStatus {
   std::vector<NodeInfo> nodes;
   ClusterTotals totals;  // computed from `nodes` if the gateway sent none
+  bool safe_mode = false;  // master restarted, waiting for chunk reports
+  uint64_t chunk_size = 0;   // 0 if unknown
+  uint64_t replication = 0;  // 0 if unknown
 };
 
 struct UsageEntry {

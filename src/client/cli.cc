@@ -63,7 +63,8 @@ int Report(const absl::Status& status, const GlobalFlags& flags,
   }
   std::cerr << "cairn: " << status.message() << "\n";
   if (absl::IsUnavailable(status) &&
-      absl::StrContains(status.message(), "the gateway at ")) {
+      (absl::StrContains(status.message(), "cannot connect to the gateway") ||
+       absl::StrContains(status.message(), "timed out connecting"))) {
     std::cerr << "cairn: is the gateway running at " << gateway
               << "? Choose another with --gateway or CAIRN_GATEWAY.\n";
   }

@@ -62,15 +62,23 @@ absl::Status RunCluster(const CommandContext& ctx) {
                 cairn::StrCat(totals.nodes, " nodes, ", totals.alive, " alive"),
                 "", "", HumanBytes(totals.capacity), HumanBytes(totals.used),
                 use, cairn::StrCat(totals.chunks), ""});
-  *ctx.out << table.Render(ctx.color);
-  *ctx.out << "\nunder-replicated chunks: ";
-  std::string under = cairn::StrCat(totals.under_replicated);
-  if (ctx.color && totals.under_replicated > 0) {
-    *ctx.out << kYellow << under << "\x1b[0m";
-  } else {
-    *ctx.out << under;
+  *ctx.out << table.Render(ctx.color) << "\n";
+  auto highlight = [&](uint64_t value) {
+    std::string text = cairn::StrCat(value);
+    if (!ctx.color || value == 0) return text;
+    return cairn::StrCat(kYellow, text, "\x1b[0m");
+  };
+  *ctx.out << "under-replicated chunks: " << highlight(totals.under_replicated)
+           << "    re-replication queue: " << highlight(totals.replication_queue)
+           << "\n";
+  if (cluster->replication > 0 || cluster->chunk_size > 0) {
+    *ctx.out << "replication: " << cluster->replication
+             << "    chunk size: " << HumanBytes(cluster->chunk_size) << "\n";
   }
-  *ctx.out << "\n";
+  if (cluster->safe_mode) {
+    *ctx.out << "safe mode: the master is waiting for chunk reports "
+                "(reads only, no repair or deletion)\n";
+  }
   if (totals.alive < totals.nodes) {
     *ctx.out << "warning: " << (totals.nodes - totals.alive) << " of "
              << totals.nodes << " nodes are not alive\n";

@@ -25,7 +25,8 @@ struct CommandContext {
 
 struct PutArgs {
   std::string local;   // file name, or "-" for stdin
-  std::string remote;  // a trailing '/' means "into this directory"
+  // An existing directory, or a trailing '/', means "into this directory".
+  std::string remote;
   bool no_clobber = false;
 };
 absl::Status RunPut(const CommandContext& ctx, const PutArgs& args);
@@ -41,13 +42,18 @@ absl::Status RunLs(const CommandContext& ctx, const std::string& path,
                    bool recursive);
 absl::Status RunRm(const CommandContext& ctx, const std::string& path,
                    bool recursive);
-// A `target` ending in '/' means "into this directory, same name".
+// A `target` that is an existing directory or ends in '/' means "into this
+// directory, same name" (like mv(1)).
 absl::Status RunMv(const CommandContext& ctx, const std::string& source,
                    const std::string& target);
 absl::Status RunMkdir(const CommandContext& ctx, const std::string& path);
 absl::Status RunStat(const CommandContext& ctx, const std::string& path);
 absl::Status RunDu(const CommandContext& ctx, const std::string& path);
 absl::Status RunCluster(const CommandContext& ctx);
+
+// True if `path` names an existing remote directory; false if it does not,
+// if it is a file, or if asking fails (the real operation reports that).
+bool RemoteIsDirectory(const CommandContext& ctx, const std::string& path);
 
 }  // namespace cairn::client
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "common/strings.h"
 #include "absl/strings/str_format.h"
+#include "common/strings.h"
 
 namespace cairn::client {
 

@@ -103,7 +103,8 @@ class GatewayClient {
   // Deletes a file, or with `recursive` a directory and everything under it.
   absl::Status Delete(std::string_view path, bool recursive);
 
-  // Entries of directory `path` (all descendants with `recursive`).
+  // Entries of directory `path` (all descendants with `recursive`), in the
+  // gateway's order, following "truncated" pages to the end.
   absl::StatusOr<Listing> List(std::string_view path, bool recursive);
 
   // Creates directory `path` and its parents.
@@ -131,6 +132,13 @@ class GatewayClient {
 
   // Status for a transport-level failure (no HTTP reply).
   absl::Status TransportError(int httplib_error, std::string_view during) const;
+
+  // A gateway that rejects an upload before reading its body closes the
+  // connection, and its error reply is lost. Looks for the usual reasons (a
+  // directory at `path`, a file where a parent directory should be) and
+  // returns AlreadyExists for them, else `transport_error`.
+  absl::Status DiagnoseBrokenUpload(std::string_view path,
+                                    absl::Status transport_error);
 
   std::string FilesTarget(std::string_view path) const;
   std::string ApiTarget(std::string_view route, std::string_view path,

@@ -58,11 +58,28 @@ void PrintFileInfo(const CommandContext& ctx, const FileInfo& info) {
 
 }  // namespace
 
+bool RemoteIsDirectory(const CommandContext& ctx, const std::string& path) {
+  if (path == "/") return true;
+  absl::StatusOr<FileInfo> info = ctx.client->GetFileInfo(path);
+  return info.ok() && info->is_dir();
+}
+
 absl::Status RunLs(const CommandContext& ctx, const std::string& typed,
                    bool recursive) {
   absl::StatusOr<std::string> path = NormalizeUserPath(typed);
   if (!path.ok()) return path.status();
   absl::StatusOr<Listing> listing = ctx.client->List(*path, recursive);
+  if (!listing.ok() && !absl::IsUnavailable(listing.status())) {
+    // `ls FILE` shows the file, like ls(1).
+    absl::StatusOr<FileInfo> info = ctx.client->GetFileInfo(*path);
+    if (info.ok() && !info->is_dir()) {
+      Listing single;
+      single.path = *path;
+      single.entries.push_back(ListEntry{std::string(Basename(*path)), *path,
+                                         "file", info->size, info->mtime});
+      listing = std::move(single);
+    }
+  }
   if (!listing.ok()) return Context(listing.status(), cairn::StrCat("ls ", *path));
   if (listing->path.empty()) listing->path = *path;
   if (ctx.json) {
@@ -91,6 +108,13 @@ absl::Status RunRm(const CommandContext& ctx, const std::string& typed,
   if (!path.ok()) return path.status();
   if (*path == "/") return absl::InvalidArgumentError("refusing to remove /");
   absl::Status status = ctx.client->Delete(*path, recursive);
+  if (!recursive && (absl::IsFailedPrecondition(status) ||
+                     absl::IsAlreadyExists(status))) {
+    status = absl::Status(
+        status.code(),
+        cairn::StrCat(status.message(), "; `cairn rm -r` deletes a directory "
+                                        "with everything in it"));
+  }
   if (!status.ok()) return Context(status, cairn::StrCat("rm ", *path));
   if (ctx.json) {
     *ctx.out << nlohmann::json{{"removed", *path}, {"recursive", recursive}}.dump()
@@ -106,7 +130,7 @@ absl::Status RunMv(const CommandContext& ctx, const std::string& typed_source,
   absl::StatusOr<std::string> target = NormalizeUserPath(typed_target);
   if (!target.ok()) return target.status();
   if (*source == "/") return absl::InvalidArgumentError("cannot move /");
-  if (typed_target.ends_with("/") || *target == "/") {
+  if (typed_target.ends_with("/") || RemoteIsDirectory(ctx, *target)) {
     target = JoinPath(*target, Basename(*source));
   }
   absl::Status status = ctx.client->Rename(*source, *target);
@@ -133,7 +157,7 @@ absl::Status RunStat(const CommandContext& ctx, const std::string& typed) {
   absl::StatusOr<std::string> path = NormalizeUserPath(typed);
   if (!path.ok()) return path.status();
   absl::StatusOr<FileInfo> info = ctx.client->GetFileInfo(*path);
-  if (info.ok()) {
+  if (info.ok() && !info->is_dir()) {
     if (ctx.json) {
       *ctx.out << ToJson(*info).dump() << "\n";
     } else {
@@ -141,13 +165,15 @@ absl::Status RunStat(const CommandContext& ctx, const std::string& typed) {
     }
     return absl::OkStatus();
   }
-  if (absl::IsUnavailable(info.status()) ||
-      absl::IsInvalidArgument(info.status())) {
+  if (!info.ok() && absl::IsUnavailable(info.status())) {
     return Context(info.status(), cairn::StrCat("stat ", *path));
   }
-  // Not a file; it may be a directory, which fileinfo does not describe.
+  // A directory: fileinfo may describe it or refuse; a listing tells.
   absl::StatusOr<Listing> listing = ctx.client->List(*path, false);
-  if (!listing.ok()) return Context(info.status(), cairn::StrCat("stat ", *path));
+  if (!listing.ok()) {
+    return Context(info.ok() ? listing.status() : info.status(),
+                   cairn::StrCat("stat ", *path));
+  }
   if (ctx.json) {
     *ctx.out << nlohmann::json{{"path", *path},
                                {"type", "dir"},

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "common/strings.h"
 #include "client/format.h"
+#include "common/strings.h"
 
 namespace cairn::client {
 namespace {
@@ -15,6 +15,9 @@ constexpr auto kRateWindow = std::chrono::seconds(3);
 constexpr size_t kMaxLabel = 24;
 constexpr int kMinBar = 10;
 constexpr int kMaxBar = 40;
+constexpr size_t kRateWidth = 12;  // "1023.9 MiB/s"
+constexpr size_t kEtaWidth = 10;   // "ETA 59m59s"
+constexpr size_t kSizeWidth = 10;  // "1023.9 MiB"
 
 double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
@@ -48,9 +51,14 @@ std::string RenderProgressLine(std::string_view label, uint64_t done,
     eta = cairn::StrCat("ETA ", HumanDuration((*total - done) / bytes_per_second));
   }
   std::string percent = cairn::StrCat(static_cast<int>(fraction * 100), "%");
+  // Fixed-width fields keep the bar from jumping as numbers change.
   percent.insert(0, 4 - std::min<size_t>(4, percent.size()), ' ');
-  std::string tail = cairn::StrCat(" ", HumanBytes(done), "/", HumanBytes(*total),
-                                  "  ", rate, "  ", eta);
+  rate.insert(0, kRateWidth - std::min(kRateWidth, rate.size()), ' ');
+  eta.resize(std::max(eta.size(), kEtaWidth), ' ');
+  std::string done_text = HumanBytes(done);
+  done_text.insert(0, kSizeWidth - std::min(kSizeWidth, done_text.size()), ' ');
+  std::string tail = cairn::StrCat(" ", done_text, "/", HumanBytes(*total),
+                                   " ", rate, "  ", eta);
   std::string head = cairn::StrCat(name, " ", percent, " ");
   int room = width - 1 - static_cast<int>(head.size() + tail.size()) - 2;
   int bar_width = std::clamp(room, kMinBar, kMaxBar);

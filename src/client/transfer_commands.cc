@@ -6,12 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/strings.h"
 #include "client/byte_io.h"
 #include "client/commands.h"
 #include "client/format.h"
 #include "client/paths.h"
 #include "client/progress.h"
+#include "common/strings.h"
 
 namespace cairn::client {
 namespace {
@@ -72,10 +72,10 @@ absl::Status RunPut(const CommandContext& ctx, const PutArgs& args) {
   const bool from_stdin = args.local == "-";
   absl::StatusOr<std::string> remote = NormalizeUserPath(args.remote);
   if (!remote.ok()) return remote.status();
-  if (args.remote.ends_with("/") || *remote == "/") {
+  if (args.remote.ends_with("/") || RemoteIsDirectory(ctx, *remote)) {
     if (from_stdin) {
       return absl::InvalidArgumentError(
-          "REMOTE must name a file when uploading stdin");
+          cairn::StrCat(*remote, " is a directory: name the file to upload stdin to"));
     }
     remote = JoinPath(*remote, LocalBasename(args.local));
   }

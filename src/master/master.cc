@@ -51,14 +51,26 @@ Master::Master(const MasterOptions& options, Clock* clock, std::unique_ptr<Metad
                     "Master RPCs handled, by method and status code.");
   metrics_.Describe("cairn_master_rpc_duration_seconds", Metrics::Type::kHistogram,
                     "Master RPC latency, by method.");
+  for (const auto& [name, help] : std::vector<std::pair<const char*, const char*>>{
+           {"cairn_master_repaired_chunks_total", "Chunk copies completed by re-replication or rebalancing."},
+           {"cairn_master_rebalance_moves_total", "Rebalancing moves started."},
+           {"cairn_master_excess_replicas_removed_total", "Surplus replicas deleted."}}) {
+    metrics_.Describe(name, Metrics::Type::kCounter, help);
+  }
   metrics_.AddCollector([this](Metrics& m) {
     ClusterReply c = Cluster();
     m.Set("cairn_master_chunks", "", static_cast<double>(c.chunks()));
     m.Set("cairn_master_under_replicated_chunks", "", static_cast<double>(c.under_replicated()));
     m.Set("cairn_master_safe_mode", "", c.safe_mode() ? 1 : 0);
+    m.Set("cairn_master_replication_queue_chunks", "", static_cast<double>(c.replication_queue()));
+    m.Set("cairn_master_copies_in_flight", "", static_cast<double>(c.copies_in_flight()));
+    m.Set("cairn_master_repaired_chunks_total", "", static_cast<double>(c.repaired_total()));
+    m.Set("cairn_master_rebalance_moves_total", "", static_cast<double>(c.rebalance_moves_total()));
+    m.Set("cairn_master_excess_replicas_removed_total", "",
+          static_cast<double>(c.excess_removed_total()));
     std::map<std::string, int> states;
     for (const NodeStatus& n : c.nodes()) ++states[n.state()];
-    for (const char* s : {"alive", "stale", "dead"}) {
+    for (const char* s : {"alive", "stale", "dead", "draining", "drained"}) {
       m.Set("cairn_master_nodes", cairn::StrCat("state=\"", s, "\""), states[s]);
     }
   });
@@ -144,6 +156,7 @@ void Master::AddReplicaLocked(Node& node, const ReplicaInfo& r, absl::Time now) 
     if (std::find(nodes.begin(), nodes.end(), node.id) == nodes.end()) {
       nodes.push_back(static_cast<uint32_t>(node.id));
     }
+    FinishCopyLocked(r.handle(), node.id);
     return;
   }
   if (pending_.contains(r.handle())) return;  // an upload in progress
@@ -203,6 +216,8 @@ absl::StatusOr<HeartbeatReply> Master::Heartbeat(const HeartbeatRequest& req) {
   }
   for (ReplicaInfo& r : n.deletes) *reply.add_delete_() = std::move(r);
   n.deletes.clear();
+  for (ReplicateCommand& c : n.replicate) *reply.add_replicate() = std::move(c);
+  n.replicate.clear();
   return reply;
 }
 
@@ -338,7 +353,7 @@ absl::StatusOr<AllocateChunkReply> Master::AllocateChunk(const AllocateChunkRequ
   std::vector<PlacementCandidate> candidates;
   size_t alive = 0;
   for (const auto& [id, n] : nodes_) {
-    if (StateLocked(n, now) != NodeState::kAlive || exclude.contains(id)) continue;
+    if (StateLocked(n, now) != NodeState::kAlive || n.draining || exclude.contains(id)) continue;
     ++alive;
     // Free space as the node reported it, less what was placed there since.
     uint64_t pending = uint64_t{n.recent} * options_.chunk_size;
@@ -469,7 +484,9 @@ ClusterReply Master::Cluster() {
     s->set_id(id);
     s->set_address(n.address);
     s->set_zone(n.zone);
-    s->set_state(NodeStateName(StateLocked(n, now)));
+    NodeState state = StateLocked(n, now);
+    s->set_state(n.draining && state != NodeState::kDead ? (n.drained ? "drained" : "draining")
+                                                         : NodeStateName(state));
     s->set_capacity_bytes(n.used + n.free);
     s->set_free_bytes(n.free);
     s->set_used_bytes(n.used);
@@ -479,11 +496,30 @@ ClusterReply Master::Cluster() {
                                      : absl::ToInt64Milliseconds(now - n.last_heartbeat));
   }
   reply.set_chunks(chunks_.size());
-  reply.set_under_replicated(under_replicated_);
+  reply.set_under_replicated(repair_stats_.under_replicated);
+  reply.set_replication_queue(repair_stats_.queued);
+  reply.set_copies_in_flight(repair_stats_.in_flight);
+  reply.set_repaired_total(repair_stats_.repaired);
+  reply.set_rebalance_moves_total(repair_stats_.moves);
+  reply.set_excess_removed_total(repair_stats_.excess_removed);
   reply.set_safe_mode(safe_mode_);
   reply.set_chunk_size(options_.chunk_size);
   reply.set_replication(options_.replication);
   return reply;
+}
+
+RepairStats Master::Repairs() {
+  absl::ReaderMutexLock lock(&mu_);
+  return repair_stats_;
+}
+
+absl::Status Master::Drain(uint64_t node_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end()) return absl::NotFoundError(cairn::StrCat("no node ", node_id));
+  if (!it->second.draining) spdlog::info("draining node {} ({})", node_id, it->second.address);
+  it->second.draining = true;
+  return absl::OkStatus();
 }
 
 bool Master::InSafeMode() {
@@ -518,7 +554,7 @@ void Master::Tick() {
       n.reported = false;
     }
   }
-  uint64_t with_replica = 0, under = 0;
+  uint64_t with_replica = 0;
   for (auto& [handle, c] : chunks_) {
     if (!dead.empty()) {
       c.nodes.erase(std::remove_if(c.nodes.begin(), c.nodes.end(),
@@ -526,9 +562,7 @@ void Master::Tick() {
                     c.nodes.end());
     }
     if (!c.nodes.empty()) ++with_replica;
-    if (c.nodes.size() < c.replication) ++under;
   }
-  under_replicated_ = under;
   if (safe_mode_) {
     double fraction = chunks_.empty() ? 1.0 : static_cast<double>(with_replica) / chunks_.size();
     if (fraction >= options_.safe_mode_threshold || now - started_ >= options_.dead_after) {
@@ -536,6 +570,8 @@ void Master::Tick() {
       spdlog::info("leaving safe mode: {:.1f}% of {} chunks reported", fraction * 100, chunks_.size());
     }
   }
+  ScheduleRepairsLocked(now);
+  ScheduleRebalanceLocked(now);
   // Replicas of deleted files whose grace period is over. Held while GC is not
   // allowed; a replica missed here is unknown at the next full report.
   while (!doomed_.empty() && doomed_.front().due <= now && GcAllowedLocked(now)) {

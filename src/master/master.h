@@ -45,9 +45,26 @@ struct MasterOptions {
   // Replicas of deleted or replaced files are kept this long before deletion,
   // so downloads already under way finish.
   absl::Duration gc_grace = absl::Seconds(30);
+  // Re-replication and rebalancing: chunk copies in flight in the whole
+  // cluster and per node (as source or target), and how long one may take.
+  int repair_concurrency = 8;
+  int repair_per_node = 2;
+  absl::Duration repair_timeout = absl::Minutes(2);
+  // Rebalance when the utilization of live nodes differs by more than this.
+  double rebalance_threshold = 0.10;
 };
 
 enum class NodeState { kAlive, kStale, kDead };
+
+// Repair and rebalancing counters, for the cluster view and metrics.
+struct RepairStats {
+  uint64_t under_replicated = 0;  // chunks with fewer live replicas than wanted
+  uint64_t queued = 0;            // of those, not being copied yet
+  uint64_t in_flight = 0;         // copies under way (repairs and moves)
+  uint64_t repaired = 0;          // copies completed since start
+  uint64_t moves = 0;             // rebalancing copies started since start
+  uint64_t excess_removed = 0;    // surplus replicas deleted since start
+};
 const char* NodeStateName(NodeState s);
 
 class Master {
@@ -86,6 +103,12 @@ class Master {
 
   ClusterReply Cluster();
   bool InSafeMode();
+  RepairStats Repairs();
+
+  // Marks a node draining: no new chunks go there and its replicas are copied
+  // elsewhere; the cluster view shows it "drained" once none is needed.
+  // NotFound for an unknown node.
+  absl::Status Drain(uint64_t node_id);
 
   // Writes a RocksDB checkpoint to `dir` and pauses replica deletion for
   // `gc_pause`, so a backup of the chunkserver volumes taken next holds every
@@ -114,7 +137,12 @@ class Master {
     uint64_t chunk_count = 0;
     uint32_t recent = 0;  // chunks placed since the last heartbeat
     bool reported = false;  // sent a full report since the master started
+    bool draining = false;
+    bool drained = false;   // draining, and no chunk needs its replicas any more
+    int copies_in = 0;      // repairs targeting this node in flight
+    int copies_out = 0;     // repairs reading from this node in flight
     std::vector<ReplicaInfo> deletes;  // garbage to send in the next reply
+    std::vector<ReplicateCommand> replicate;  // copies to send in the next reply
   };
   struct Chunk {
     uint64_t version = 0;
@@ -122,6 +150,11 @@ class Master {
     uint32_t crc32c = 0;
     uint32_t replication = 0;
     absl::InlinedVector<uint32_t, 3> nodes;  // reported or acknowledged replicas
+  };
+  struct Copy {
+    uint64_t source = 0;
+    uint64_t target = 0;
+    absl::Time deadline;
   };
   struct Allocation {
     uint64_t handle = 0;
@@ -154,6 +187,15 @@ class Master {
   NodeAddress AddressLocked(uint64_t node_id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> NextHandleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t NowMs();
+  // repair.cc: re-replication, surplus removal, draining and rebalancing.
+  void ScheduleRepairsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ScheduleRebalanceLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts copying `handle` from `source` to `target`.
+  void StartCopyLocked(uint64_t handle, const Chunk& chunk, uint64_t source, uint64_t target,
+                       absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishCopyLocked(uint64_t handle, uint64_t node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a node's replicas count towards a chunk's replication.
+  bool CountsLocked(uint32_t node, absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const MasterOptions options_;
@@ -173,8 +215,9 @@ class Master {
   uint64_t handle_limit_ ABSL_GUARDED_BY(mu_) = 0;
   bool safe_mode_ ABSL_GUARDED_BY(mu_) = true;
   absl::Time gc_paused_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  uint64_t under_replicated_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Doomed> doomed_ ABSL_GUARDED_BY(mu_);  // in order of `due`
+  absl::flat_hash_map<uint64_t, Copy> copies_ ABSL_GUARDED_BY(mu_);  // handle -> copy in flight
+  RepairStats repair_stats_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> doomed_handles_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread ticker_;

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include "common/strings.h"
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status.h"
@@ -38,6 +39,21 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterSe
     } else {
       res.status = 500;
       j["error"] = {{"code", "INTERNAL"}, {"message", std::string(st.message())}};
+    }
+    res.set_content(j.dump() + "\n", "application/json");
+  });
+  http.Post("/admin/drain", [m](const httplib::Request& req, httplib::Response& res) {
+    uint64_t id = 0;
+    nlohmann::json j;
+    if (!absl::SimpleAtoi(req.get_param_value("node"), &id)) {
+      res.status = 400;
+      j["error"] = {{"code", "BAD_REQUEST"}, {"message", "want ?node=ID"}};
+    } else if (absl::Status st = m->Drain(id); !st.ok()) {
+      res.status = 404;
+      j["error"] = {{"code", "NOT_FOUND"}, {"message", std::string(st.message())}};
+    } else {
+      j["node"] = id;
+      j["state"] = "draining";
     }
     res.set_content(j.dump() + "\n", "application/json");
   });

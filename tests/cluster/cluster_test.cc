@@ -67,7 +67,8 @@ TEST(ClusterTest, CorruptReplicaIsNeverServedAndIsDropped) {
   EXPECT_FALSE(c.chunkserver(idx)->store()->Has(handle, 1));
   // The master hears of it and stops listing that replica.
   EXPECT_TRUE(WaitFor([&] {
-    for (const auto& r : FileInfo(c, "/f")["chunks"][0]["replicas"]) {
+    nlohmann::json info = FileInfo(c, "/f");
+    for (const auto& r : info["chunks"][0]["replicas"]) {
       if (r["node_id"] == first) return false;
     }
     return true;
@@ -87,7 +88,8 @@ TEST(ClusterTest, UploadRetriesAroundAFailingChunkserver) {
   std::string data = RandomBytes(3 * kChunk, 3);
   Put(c, "/f", data);
   EXPECT_EQ(Get(c, "/f"), data);
-  for (const auto& chunk : FileInfo(c, "/f")["chunks"]) {
+  nlohmann::json info = FileInfo(c, "/f");
+  for (const auto& chunk : info["chunks"]) {
     EXPECT_EQ(chunk["replicas"].size(), 3u);
     for (const auto& r : chunk["replicas"]) EXPECT_NE(r["node_id"], bad);
   }
@@ -136,6 +138,53 @@ TEST(ClusterTest, ReplaceIsAtomicAndOldChunksAreCollected) {
     }
     return true;
   }));
+}
+
+}  // namespace
+}  // namespace cairn::testing
+
+namespace cairn::testing {
+namespace {
+
+int ReplicaCount(TestCluster& c, const std::string& path) {
+  auto res = c.http().Get(("/api/v1/fileinfo?path=" + path).c_str());
+  if (!res || res->status != 200) return -1;
+  int min = 1 << 30;
+  nlohmann::json info = nlohmann::json::parse(res->body);
+  for (const auto& chunk : info["chunks"]) {
+    min = std::min<int>(min, static_cast<int>(chunk["replicas"].size()));
+  }
+  return min;
+}
+
+TEST(ClusterRepairTest, DeadChunkserverIsReplacedAndDataStaysReadable) {
+  ClusterOptions o;
+  o.chunkservers = 4;
+  TestCluster c(o);
+  std::string data = RandomBytes(5 * kChunk + 3, 11);
+  Put(c, "/f", data);
+  c.StopChunkserver(0);
+  // dead_after is 3 s in the test cluster; then copies restore 3 live replicas.
+  EXPECT_TRUE(WaitFor([&] { return c.master()->Cluster().under_replicated() == 0 &&
+                                   ReplicaCount(c, "/f") == 3 &&
+                                   c.master()->Repairs().repaired >= 1; },
+                      std::chrono::seconds(30)));
+  EXPECT_EQ(Get(c, "/f"), data);
+}
+
+TEST(ClusterRepairTest, ScrubberFindsCorruptionAndTheReplicaIsRepaired) {
+  TestCluster c;
+  std::string data = RandomBytes(kChunk, 12);
+  Put(c, "/f", data);
+  uint64_t handle = FileInfo(c, "/f")["chunks"][0]["handle"];
+  ASSERT_THAT(c.fs(1)->CorruptByte("/cs/chunks/" + std::to_string(handle) + "_1.chunk", 5), IsOk());
+  EXPECT_EQ(c.chunkserver(1)->scrubber()->ScrubOnce(), 1);
+  EXPECT_FALSE(c.chunkserver(1)->store()->Has(handle, 1));
+  // Reported, re-replicated back onto a node without it (here: the same node).
+  EXPECT_TRUE(WaitFor([&] { return c.chunkserver(1)->store()->Has(handle, 1); },
+                      std::chrono::seconds(30)));
+  EXPECT_TRUE(WaitFor([&] { return ReplicaCount(c, "/f") == 3; }));
+  EXPECT_EQ(Get(c, "/f"), data);
 }
 
 }  // namespace

@@ -209,3 +209,120 @@ TEST_F(MasterTest, CheckpointPausesGc) {
 
 }  // namespace
 }  // namespace cairn::master
+
+namespace cairn::master {
+namespace {
+
+// Re-replication, surplus removal, draining and rebalancing, driven by Tick().
+class RepairTest : public MasterTest {
+ protected:
+  // Beats every node in `alive` with incremental reports, returning the replies.
+  std::map<uint64_t, HeartbeatReply> BeatAll(const std::set<uint64_t>& alive) {
+    std::map<uint64_t, HeartbeatReply> replies;
+    for (uint64_t n : alive) replies[n] = Beat(n, {}, false);
+    return replies;
+  }
+  std::set<uint64_t> Holders(const std::string& path) {
+    std::set<uint64_t> ids;
+    auto info = master_->Lookup(path);
+    for (const auto& r : info->locations(0).replicas()) ids.insert(r.node_id());
+    return ids;
+  }
+};
+
+TEST_F(RepairTest, DeadNodesChunksAreCopiedToANewNode) {
+  for (const char* z : {"a", "b", "c", "d"}) AddNode(z);
+  ChunkRef c = Upload("/f");
+  std::set<uint64_t> holders = Holders("/f");
+  uint64_t spare = 0;
+  for (uint64_t n : nodes_) {
+    if (!holders.contains(n)) spare = n;
+  }
+  uint64_t victim = *holders.begin();
+  std::set<uint64_t> alive(nodes_.begin(), nodes_.end());
+  alive.erase(victim);
+  // The victim goes silent; the others keep beating until it is dead.
+  for (int i = 0; i < 40 && master_->Cluster().under_replicated() == 0; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    BeatAll(alive);
+    master_->Tick();
+  }
+  EXPECT_EQ(master_->Cluster().under_replicated(), 1u);
+  EXPECT_EQ(master_->Cluster().nodes(victim - 1).state(), "dead");
+  auto replies = BeatAll(alive);
+  ASSERT_EQ(replies[spare].replicate_size(), 1);
+  const ReplicateCommand& cmd = replies[spare].replicate(0);
+  EXPECT_EQ(cmd.chunk().handle(), c.handle());
+  EXPECT_EQ(cmd.chunk().crc32c(), c.crc32c());
+  ASSERT_GE(cmd.sources_size(), 1);
+  EXPECT_NE(cmd.sources(0).node_id(), victim);
+  EXPECT_EQ(master_->Repairs().in_flight, 1u);
+  // The copy lands: reported by the spare node.
+  Beat(spare, {Replica(c.handle(), 1, 100)}, false);
+  master_->Tick();
+  EXPECT_EQ(master_->Repairs().repaired, 1u);
+  EXPECT_EQ(master_->Cluster().under_replicated(), 0u);
+  EXPECT_TRUE(Holders("/f").contains(spare));
+}
+
+TEST_F(RepairTest, SurplusReplicaIsRemovedWhenADeadNodeReturns) {
+  for (const char* z : {"a", "b", "c", "d"}) AddNode(z);
+  ChunkRef c = Upload("/f");
+  std::set<uint64_t> holders = Holders("/f");
+  for (uint64_t n : nodes_) {
+    if (!holders.contains(n)) Beat(n, {Replica(c.handle())}, false);  // a 4th replica
+  }
+  master_->Tick();
+  size_t deletes = 0;
+  for (auto& [n, reply] : BeatAll({nodes_.begin(), nodes_.end()})) deletes += reply.delete__size();
+  EXPECT_EQ(deletes, 1u);
+  EXPECT_EQ(Holders("/f").size(), 3u);
+  EXPECT_EQ(master_->Repairs().excess_removed, 1u);
+}
+
+TEST_F(RepairTest, DrainingNodeIsEmptiedThenDrained) {
+  for (const char* z : {"a", "b", "c", "d"}) AddNode(z);
+  Upload("/f");
+  std::set<uint64_t> holders = Holders("/f");
+  uint64_t drain = *holders.begin();
+  ASSERT_THAT(master_->Drain(drain), IsOk());
+  EXPECT_THAT(master_->Drain(999), StatusIs(absl::StatusCode::kNotFound));
+  master_->Tick();
+  auto state = [&] {
+    ClusterReply c = master_->Cluster();
+    for (const auto& n : c.nodes()) {
+      if (n.id() == drain) return n.state();
+    }
+    return std::string("missing");
+  };
+  EXPECT_EQ(state(), "draining");
+  auto replies = BeatAll({nodes_.begin(), nodes_.end()});
+  uint64_t target = 0;
+  for (auto& [n, r] : replies) {
+    if (r.replicate_size() == 1) target = n;
+  }
+  ASSERT_NE(target, 0u);
+  EXPECT_FALSE(holders.contains(target));
+  Beat(target, {Replica(replies[target].replicate(0).chunk().handle())}, false);
+  master_->Tick();
+  EXPECT_EQ(state(), "drained");
+  // No new chunk goes to a draining node.
+  for (int i = 0; i < 5; ++i) {
+    Upload("/g" + std::to_string(i));
+    EXPECT_FALSE(Holders("/g" + std::to_string(i)).contains(drain));
+  }
+}
+
+TEST_F(RepairTest, NoRepairInSafeMode) {
+  for (const char* z : {"a", "b", "c", "d"}) AddNode(z);
+  ChunkRef c = Upload("/f");
+  Open();  // restart: safe mode until replicas are reported
+  Beat(nodes_[3], {}, true);
+  master_->Tick();
+  EXPECT_TRUE(master_->InSafeMode());
+  for (auto& [n, r] : BeatAll({nodes_.begin(), nodes_.end()})) EXPECT_EQ(r.replicate_size(), 0);
+  (void)c;
+}
+
+}  // namespace
+}  // namespace cairn::master

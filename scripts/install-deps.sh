@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing Cairn needs, from Debian's packages.
+# Skips packages already installed; runs apt-get only when something is missing.
+# Usage: scripts/install-deps.sh            (as root, or with sudo available)
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # fixed dependencies
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler librocksdb-dev
+  libspdlog-dev libabsl-dev libgtest-dev libgmock-dev
+  # libraries for the rest
+  libisal-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libssl-dev
+  # tests and scripts
+  python3 python3-pytest curl ca-certificates procps
+  # the Docker base image is made with debootstrap where no registry is reachable
+  debootstrap
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

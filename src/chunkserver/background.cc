@@ -1,0 +1,118 @@
+#include "chunkserver/background.h"
+
+#include "chunkserver/chunkserver_service.h"
+#include "common/logging.h"
+
+namespace cairn::chunkserver {
+
+RepairWorker::RepairWorker(ChunkStore* store, Clock* clock, Metrics* metrics,
+                           uint64_t bytes_per_second, int threads)
+    : store_(store), clock_(clock), metrics_(metrics), limiter_(bytes_per_second, clock),
+      threads_(threads) {
+  metrics_->Describe("cairn_chunkserver_repair_copies_total", Metrics::Type::kCounter,
+                     "Chunk copies from peers (repair, rebalancing), by result.");
+  metrics_->Describe("cairn_chunkserver_repair_bytes_total", Metrics::Type::kCounter,
+                     "Bytes copied from peers.");
+}
+
+RepairWorker::~RepairWorker() { Stop(); }
+
+void RepairWorker::Enqueue(const ReplicateCommand& cmd) {
+  absl::MutexLock lock(&mu_);
+  for (const ReplicateCommand& q : queue_) {
+    if (q.chunk().handle() == cmd.chunk().handle()) return;
+  }
+  queue_.push_back(cmd);
+}
+
+void RepairWorker::Start() {
+  for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { Run(); });
+}
+
+void RepairWorker::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void RepairWorker::Run() {
+  while (true) {
+    ReplicateCommand cmd;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      cmd = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    absl::Status s = absl::UnavailableError("no source given");
+    for (const NodeAddress& src : cmd.sources()) {
+      s = CopyFromPeer(store_, cmd.chunk(), src.address(), [this](size_t n) {
+        metrics_->Add("cairn_chunkserver_repair_bytes_total", "", static_cast<double>(n));
+        return limiter_.Acquire(n, &mu_, &stopping_);
+      });
+      if (s.ok() || absl::IsCancelled(s)) break;
+      spdlog::warn("copy of chunk {} from {} failed: {}", cmd.chunk().handle(), src.address(),
+                   s.ToString());
+    }
+    metrics_->Add("cairn_chunkserver_repair_copies_total",
+                  s.ok() ? "result=\"ok\"" : "result=\"error\"");
+    if (s.ok()) spdlog::info("copied chunk {} for repair", cmd.chunk().handle());
+  }
+}
+
+Scrubber::Scrubber(ChunkStore* store, Clock* clock, Metrics* metrics, uint64_t bytes_per_second,
+                   absl::Duration pause)
+    : store_(store), clock_(clock), metrics_(metrics), rate_(bytes_per_second), pause_(pause),
+      limiter_(bytes_per_second, clock) {
+  metrics_->Describe("cairn_chunkserver_scrubbed_bytes_total", Metrics::Type::kCounter,
+                     "Replica bytes re-verified by the scrubber.");
+  metrics_->Describe("cairn_chunkserver_scrub_errors_total", Metrics::Type::kCounter,
+                     "Corrupt replicas found by the scrubber.");
+  metrics_->Describe("cairn_chunkserver_scrub_passes_total", Metrics::Type::kCounter,
+                     "Completed scrub passes over all replicas.");
+}
+
+Scrubber::~Scrubber() { Stop(); }
+
+int Scrubber::ScrubOnce() {
+  int corrupt = 0;
+  for (const ReplicaInfo& r : store_->List()) {
+    if (!limiter_.Acquire(r.size(), &mu_, &stopping_)) return corrupt;
+    absl::Status s = store_->Verify(r.handle(), r.version());
+    metrics_->Add("cairn_chunkserver_scrubbed_bytes_total", "", static_cast<double>(r.size()));
+    if (absl::IsDataLoss(s)) {
+      ++corrupt;
+      metrics_->Add("cairn_chunkserver_scrub_errors_total", "");
+      spdlog::warn("scrubber: replica {} v{} is corrupt: {}", r.handle(), r.version(), s.ToString());
+    }
+  }
+  metrics_->Add("cairn_chunkserver_scrub_passes_total", "");
+  return corrupt;
+}
+
+void Scrubber::Start() {
+  if (rate_ == 0) return;
+  thread_ = std::thread([this] {
+    while (true) {
+      ScrubOnce();
+      clock_->SleepFor(pause_, &mu_, &stopping_);
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+  });
+}
+
+void Scrubber::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace cairn::chunkserver
