@@ -82,8 +82,7 @@ int RunCli(int argc, char** argv) {
   app.fallthrough();  // global flags may follow the subcommand
   app.footer(ExitCodeHelp());
   app.set_version_flag("--version", "cairn 0.1");
-  app.add_option("--gateway", flags.gateway,
-                 "gateway URL or host:port (env CAIRN_GATEWAY)")
+  app.add_option("--gateway", flags.gateway, "gateway URL, host:port or port")
       ->envname("CAIRN_GATEWAY")
       ->capture_default_str();
   app.add_flag("--json", flags.json, "print results as JSON (for scripts)");
@@ -98,7 +97,8 @@ int RunCli(int argc, char** argv) {
   put->add_option("LOCAL", args.put.local, "local file, or - for stdin")
       ->required();
   put->add_option("REMOTE", args.put.remote,
-                  "remote path; ending in / means into that directory")
+                  "remote path; an existing directory (or a trailing /) "
+                  "means into it")
       ->required();
   put->add_flag("-n,--no-clobber", args.put.no_clobber,
                 "fail if REMOTE exists instead of replacing it");
@@ -123,7 +123,8 @@ int RunCli(int argc, char** argv) {
   CLI::App* mv = app.add_subcommand("mv", "rename a file or directory (atomic)");
   mv->add_option("SRC", args.source, "remote path")->required();
   mv->add_option("DST", args.target,
-                 "new remote path; ending in / means into that directory")
+                 "new remote path; an existing directory (or a trailing /) "
+                 "means into it")
       ->required();
 
   CLI::App* mkdir = app.add_subcommand("mkdir", "create a directory and parents");

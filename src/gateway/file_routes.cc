@@ -14,27 +14,55 @@ constexpr char kFilesPattern[] = R"(/api/v1/files([\s\S]*))";
 
 std::string ETagOf(const Entry& e) { return cairn::StrCat("\"", e.file().sha256(), "\""); }
 
+// Answers an upload with an error. The rest of the body is read and dropped
+// first (up to kDrainLimit), so the client reads our status instead of a reset
+// connection; past that the connection is closed.
+constexpr size_t kDrainLimit = 64 << 20;
+
+void RejectUpload(httplib::Response& res, const absl::Status& status,
+                  const httplib::ContentReader* content_reader) {
+  if (content_reader != nullptr) {
+    size_t drained = 0;
+    (*content_reader)([&](const char*, size_t len) {
+      drained += len;
+      return drained <= kDrainLimit;
+    });
+    if (drained > kDrainLimit) res.set_header("Connection", "close");
+  }
+  SetError(res, status);
+}
+
 void HandlePut(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res,
                const httplib::ContentReader& content_reader) {
   auto path = PathFromCapture(req, 1);
-  if (!path.ok()) return SetError(res, path.status());
+  if (!path.ok()) return RejectUpload(res, path.status(), &content_reader);
   UploadOptions opts;
   opts.path = *path;
   std::string inm = req.get_header_value("If-None-Match");
   if (inm == "*") {
     opts.if_none_match = true;
   } else if (!inm.empty()) {
-    return SetError(res, absl::InvalidArgumentError("If-None-Match on upload supports only *"));
+    return RejectUpload(res, absl::InvalidArgumentError("If-None-Match on upload supports only *"),
+                        &content_reader);
   }
   Uploader uploader(ctx->master.get(), &ctx->pool, opts);
   absl::Status s = uploader.Start();
-  if (!s.ok()) return SetError(res, s);
+  if (!s.ok()) return RejectUpload(res, s, &content_reader);
+  size_t drained = 0;
   bool received = content_reader([&](const char* data, size_t len) {
-    s = uploader.Write(std::string_view(data, len));
-    return s.ok();
+    if (s.ok()) {
+      s = uploader.Write(std::string_view(data, len));
+      return true;
+    }
+    // Failed: drop the rest (bounded) so the client reads our error.
+    drained += len;
+    return drained <= kDrainLimit;
   });
-  if (s.ok() && !received) s = absl::InvalidArgumentError("request body ended early");
-  if (!s.ok()) return SetError(res, s);
+  if (!s.ok()) {
+    if (!received) res.set_header("Connection", "close");
+    return SetError(res, s);
+  }
+  if (!received) return SetError(res, absl::InvalidArgumentError("request body ended early"));
   auto entry = uploader.Finish();
   if (!entry.ok()) return SetError(res, entry.status());
   ctx->metrics.Add("cairn_gateway_uploaded_bytes_total", "", static_cast<double>(entry->file().length()));

@@ -28,7 +28,9 @@ thread_local absl::Time request_start;
 
 std::unique_ptr<grpc::ClientContext> MasterCall() {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  // Ride out a master restart: wait for the channel to reconnect, up to the deadline.
+  ctx->set_wait_for_ready(true);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   return ctx;
 }
 
@@ -95,6 +97,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const Gatewa
       [ctx]() -> absl::Status {
         ClusterReply reply;
         auto call = MasterCall();
+        call->set_wait_for_ready(false);
         call->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
         RETURN_IF_ERROR(Annotate(FromGrpcStatus(ctx->master->Cluster(call.get(), ClusterRequest(), &reply)),
                                  "master"));

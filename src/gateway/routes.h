@@ -20,7 +20,8 @@ struct GatewayContext {
   Metrics metrics;
 };
 
-// A ClientContext for one master call with the gateway's deadline.
+// A ClientContext for one master call: waits up to 10 s for the master to be
+// reachable (a restart), then fails with Unavailable/DeadlineExceeded (503).
 std::unique_ptr<grpc::ClientContext> MasterCall();
 
 // PUT/GET/HEAD/DELETE /api/v1/files/{path}

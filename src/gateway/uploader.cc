@@ -1,5 +1,7 @@
 #include "gateway/uploader.h"
 
+#include "gateway/routes.h"
+
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -7,10 +9,12 @@
 namespace cairn::gateway {
 namespace {
 
-std::unique_ptr<grpc::ClientContext> MasterContext() {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  return ctx;
+// After Start(), the master not knowing our upload means it restarted (or the
+// upload expired): the client should retry, so that is Unavailable, not NotFound.
+absl::Status UploadCall(const grpc::Status& s) {
+  absl::Status st = FromGrpcStatus(s);
+  if (absl::IsNotFound(st)) return absl::UnavailableError(st.message());
+  return st;
 }
 
 std::string Hex(const unsigned char* p, size_t n) {
@@ -36,7 +40,7 @@ Uploader::~Uploader() {
     AbortUploadRequest req;
     req.set_upload_id(upload_id_);
     AbortUploadReply reply;
-    master_->AbortUpload(MasterContext().get(), req, &reply).ok();
+    master_->AbortUpload(MasterCall().get(), req, &reply).ok();
   }
   EVP_MD_CTX_free(sha_);
 }
@@ -47,7 +51,7 @@ absl::Status Uploader::Start() {
   req.set_if_none_match(options_.if_none_match);
   req.set_replication(options_.replication);
   StartUploadReply reply;
-  RETURN_IF_ERROR(FromGrpcStatus(master_->StartUpload(MasterContext().get(), req, &reply)));
+  RETURN_IF_ERROR(FromGrpcStatus(master_->StartUpload(MasterCall().get(), req, &reply)));
   upload_id_ = reply.upload_id();
   chunk_size_ = reply.chunk_size();
   commit_.set_upload_id(upload_id_);
@@ -59,7 +63,7 @@ absl::Status Uploader::BeginChunk() {
   req.set_upload_id(upload_id_);
   req.set_index(commit_.chunks_size());
   for (uint64_t n : excluded_) req.add_exclude_nodes(n);
-  RETURN_IF_ERROR(FromGrpcStatus(master_->AllocateChunk(MasterContext().get(), req, &allocation_)));
+  RETURN_IF_ERROR(UploadCall(master_->AllocateChunk(MasterCall().get(), req, &allocation_)));
   writer_ = std::make_unique<ChunkPipelineWriter>(pool_, allocation_);
   return absl::OkStatus();
 }
@@ -128,7 +132,7 @@ absl::StatusOr<Entry> Uploader::Finish() {
   commit_.set_length(length_);
   commit_.set_sha256(Hex(digest, n));
   CommitUploadReply reply;
-  RETURN_IF_ERROR(FromGrpcStatus(master_->CommitUpload(MasterContext().get(), commit_, &reply)));
+  RETURN_IF_ERROR(UploadCall(master_->CommitUpload(MasterCall().get(), commit_, &reply)));
   committed_ = true;
   return reply.entry();
 }

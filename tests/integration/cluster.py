@@ -412,7 +412,8 @@ class Daemon:
 class Cluster:
     """master + chunkservers (zones z1, z2, z3, ...) + gateway on 127.0.0.1."""
 
-    def __init__(self, base_dir, num_chunkservers=3, zones=ZONES):
+    def __init__(self, base_dir, num_chunkservers=3, zones=ZONES,
+                 master_args=(), chunkserver_args=()):
         self.base_dir = Path(base_dir)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         logs = self.base_dir / "logs"
@@ -425,7 +426,7 @@ class Cluster:
                        "--root_dir", self.master_root,
                        "--chunk_size", "1MiB",
                        "--replication", str(REPLICATION),
-                       "--log_level", "info"])
+                       "--log_level", "info", *master_args])
 
         self.chunkservers = []
         self.chunkserver_roots = []
@@ -442,7 +443,7 @@ class Cluster:
                     "--listen", l["grpc"], "--http_listen", l["http"],
                     "--master", self.master.grpc, "--root_dir", root,
                     "--zone", zone, "--heartbeat_interval", HEARTBEAT,
-                    "--log_level", "info"]))
+                    "--log_level", "info", *chunkserver_args]))
 
         # The gateway has one HTTP port, passed with --listen.
         self.gateway = Daemon(
