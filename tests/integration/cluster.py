@@ -413,7 +413,7 @@ class Cluster:
     """master + chunkservers (zones z1, z2, z3, ...) + gateway on 127.0.0.1."""
 
     def __init__(self, base_dir, num_chunkservers=3, zones=ZONES,
-                 master_args=(), chunkserver_args=()):
+                 master_args=(), chunkserver_args=(), chunk_size="1MiB"):
         self.base_dir = Path(base_dir)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         logs = self.base_dir / "logs"
@@ -424,7 +424,7 @@ class Cluster:
             "master", BIN_DIR / "cairn-master", logs, ("grpc", "http"),
             lambda l: ["--listen", l["grpc"], "--http_listen", l["http"],
                        "--root_dir", self.master_root,
-                       "--chunk_size", "1MiB",
+                       "--chunk_size", chunk_size,
                        "--replication", str(REPLICATION),
                        "--log_level", "info", *master_args])
 
