@@ -30,7 +30,7 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
   hb.advertise = s->advertise_;
   hb.zone = options.zone;
   hb.interval = options.heartbeat_interval;
-  s->heartbeat_ = std::make_unique<Heartbeat>(hb, fs, s->store_.get(), clock);
+  s->heartbeat_ = std::make_unique<Heartbeat>(hb, fs, s->store_.get(), clock, &s->metrics_);
 
   ChunkStore* store = s->store_.get();
   Heartbeat* heartbeat = s->heartbeat_.get();
@@ -40,6 +40,19 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
                        "Verified chunk bytes sent to readers.");
   s->metrics_.Describe("cairn_chunkserver_checksum_errors_total", Metrics::Type::kCounter,
                        "Reads that found a checksum mismatch.");
+  s->metrics_.Describe("cairn_chunkserver_chunks_written_total", Metrics::Type::kCounter,
+                       "Replicas written by the pipeline.");
+  s->metrics_.Describe("cairn_chunkserver_chunks", Metrics::Type::kGauge, "Replicas stored.");
+  s->metrics_.Describe("cairn_chunkserver_stored_bytes", Metrics::Type::kGauge,
+                       "Data bytes of the replicas stored.");
+  s->metrics_.Describe("cairn_chunkserver_disk_capacity_bytes", Metrics::Type::kGauge,
+                       "Size of the file system under the root dir.");
+  s->metrics_.Describe("cairn_chunkserver_disk_free_bytes", Metrics::Type::kGauge,
+                       "Free space of the file system under the root dir.");
+  s->metrics_.Describe("cairn_chunkserver_rpcs_total", Metrics::Type::kCounter,
+                       "Chunkserver RPCs handled, by method and status code.");
+  s->metrics_.Describe("cairn_chunkserver_rpc_duration_seconds", Metrics::Type::kHistogram,
+                       "Chunkserver RPC latency, by method.");
   s->metrics_.AddCollector([store](Metrics& m) {
     StoreStats st = store->Stats();
     m.Set("cairn_chunkserver_chunks", "", static_cast<double>(st.chunks));

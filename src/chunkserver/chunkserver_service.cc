@@ -1,6 +1,8 @@
 #include "chunkserver/chunkserver_service.h"
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/time/clock.h"
+#include "common/logging.h"
 #include "common/crc32c.h"
 #include "common/net.h"
 #include "common/status.h"
@@ -14,11 +16,34 @@ absl::Status PipelineError(const std::string& address, const absl::Status& s) {
   return absl::Status(s.code(), cairn::StrCat("pipeline ", address, ": ", ToStd(s.message())));
 }
 
+// Records one RPC's count, status and latency, and a debug log line.
+grpc::Status Record(Metrics* metrics, const char* method, absl::Time start, grpc::Status status) {
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::string code = absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+  metrics->Add("cairn_chunkserver_rpcs_total",
+               cairn::StrCat("method=\"", method, "\",code=\"", code, "\""));
+  metrics->Observe("cairn_chunkserver_rpc_duration_seconds",
+                   cairn::StrCat("method=\"", method, "\""), seconds);
+  if (status.ok()) {
+    spdlog::debug("{} ok {:.3f}s", method, seconds);
+  } else {
+    spdlog::debug("{} {} {:.3f}s: {}", method, code, seconds, status.error_message());
+  }
+  return status;
+}
+
 }  // namespace
 
 grpc::Status ChunkserverService::WriteChunk(grpc::ServerContext* ctx,
                                             grpc::ServerReader<WriteChunkRequest>* reader,
                                             WriteChunkReply* reply) {
+  absl::Time start = absl::Now();
+  return Record(metrics_, "WriteChunk", start, WriteChunkImpl(ctx, reader, reply));
+}
+
+grpc::Status ChunkserverService::WriteChunkImpl(grpc::ServerContext* ctx,
+                                                grpc::ServerReader<WriteChunkRequest>* reader,
+                                                WriteChunkReply* reply) {
   WriteChunkRequest msg;
   if (!reader->Read(&msg) || !msg.has_header()) {
     return ToGrpcStatus(absl::InvalidArgumentError("write stream must start with a header"));
@@ -96,6 +121,7 @@ grpc::Status ChunkserverService::WriteChunk(grpc::ServerContext* ctx,
 
 grpc::Status ChunkserverService::ReadChunk(grpc::ServerContext* ctx, const ReadChunkRequest* req,
                                            grpc::ServerWriter<ReadChunkReply>* writer) {
+  absl::Time start = absl::Now();
   ReadChunkReply reply;
   absl::Status s = store_->Read(
       req->handle(), req->version(), req->offset(), req->length(), kStreamPiece,
@@ -108,12 +134,13 @@ grpc::Status ChunkserverService::ReadChunk(grpc::ServerContext* ctx, const ReadC
         return absl::OkStatus();
       });
   if (absl::IsDataLoss(s)) metrics_->Add("cairn_chunkserver_checksum_errors_total", "");
-  return ToGrpcStatus(s);
+  return Record(metrics_, "ReadChunk", start, ToGrpcStatus(s));
 }
 
 grpc::Status ChunkserverService::DeleteChunk(grpc::ServerContext*, const DeleteChunkRequest* req,
                                              DeleteChunkReply*) {
-  return ToGrpcStatus(store_->Delete(req->handle(), req->version()));
+  absl::Time start = absl::Now();
+  return Record(metrics_, "DeleteChunk", start, ToGrpcStatus(store_->Delete(req->handle(), req->version())));
 }
 
 absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::string& source,
@@ -155,7 +182,8 @@ absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::s
 
 grpc::Status ChunkserverService::CopyChunk(grpc::ServerContext*, const CopyChunkRequest* req,
                                            CopyChunkReply*) {
-  return ToGrpcStatus(CopyFromPeer(store_, req->chunk(), req->source()));
+  absl::Time start = absl::Now();
+  return Record(metrics_, "CopyChunk", start, ToGrpcStatus(CopyFromPeer(store_, req->chunk(), req->source())));
 }
 
 }  // namespace cairn::chunkserver

@@ -38,6 +38,9 @@ class ChunkserverService final : public cairn::Chunkserver::Service {
                          CopyChunkReply* reply) override;
 
  private:
+  grpc::Status WriteChunkImpl(grpc::ServerContext* ctx, grpc::ServerReader<WriteChunkRequest>* reader,
+                              WriteChunkReply* reply);
+
   ChunkStore* const store_;
   Metrics* const metrics_;
 };

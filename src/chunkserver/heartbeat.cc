@@ -10,9 +10,16 @@
 namespace cairn::chunkserver {
 
 Heartbeat::Heartbeat(const HeartbeatOptions& options, FileSystem* fs, ChunkStore* store,
-                     Clock* clock)
-    : options_(options), fs_(fs), store_(store), clock_(clock),
-      stub_(cairn::Master::NewStub(MakeChannel(options.master))) {}
+                     Clock* clock, Metrics* metrics)
+    : options_(options), fs_(fs), store_(store), clock_(clock), metrics_(metrics),
+      stub_(cairn::Master::NewStub(MakeChannel(options.master))) {
+  metrics_->Describe("cairn_chunkserver_heartbeats_total", Metrics::Type::kCounter,
+                     "Heartbeats sent to the master, by result.");
+  metrics_->Describe("cairn_chunkserver_garbage_deleted_total", Metrics::Type::kCounter,
+                     "Replicas deleted because the master no longer needs them.");
+  metrics_->Describe("cairn_chunkserver_garbage_deleted_bytes_total", Metrics::Type::kCounter,
+                     "Bytes of replicas deleted as garbage.");
+}
 
 Heartbeat::~Heartbeat() { Stop(); }
 
@@ -108,6 +115,8 @@ absl::Status Heartbeat::BeatOnce() {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     s = Annotate(FromGrpcStatus(stub_->Heartbeat(&ctx, req, &reply)), "heartbeat");
+    metrics_->Add("cairn_chunkserver_heartbeats_total",
+                  s.ok() ? "result=\"ok\"" : "result=\"error\"");
     if (s.ok()) {
       {
         absl::MutexLock lock(&mu_);
@@ -140,6 +149,8 @@ void Heartbeat::Apply(const HeartbeatReply& reply) {
   for (const ReplicaInfo& r : reply.delete_()) {
     absl::Status s = store_->Delete(r.handle(), r.version());
     if (s.ok()) {
+      metrics_->Add("cairn_chunkserver_garbage_deleted_total", "");
+      metrics_->Add("cairn_chunkserver_garbage_deleted_bytes_total", "", static_cast<double>(r.size()));
       spdlog::debug("deleted garbage replica {} v{}", r.handle(), r.version());
     } else if (!absl::IsNotFound(s)) {
       spdlog::warn("deleting replica {}: {}", r.handle(), s.ToString());

@@ -16,6 +16,7 @@
 #include "chunkserver/chunk_store.h"
 #include "common/clock.h"
 #include "common/file_system.h"
+#include "common/metrics.h"
 #include "proto/master.grpc.pb.h"
 
 namespace cairn::chunkserver {
@@ -32,8 +33,9 @@ struct HeartbeatOptions {
 
 class Heartbeat {
  public:
-  // `fs`, `store` and `clock` must outlive this object.
-  Heartbeat(const HeartbeatOptions& options, FileSystem* fs, ChunkStore* store, Clock* clock);
+  // `fs`, `store`, `clock` and `metrics` must outlive this object.
+  Heartbeat(const HeartbeatOptions& options, FileSystem* fs, ChunkStore* store, Clock* clock,
+            Metrics* metrics);
   ~Heartbeat();
 
   // One beat: registers if needed, reports, applies the reply.
@@ -55,6 +57,7 @@ class Heartbeat {
   FileSystem* const fs_;
   ChunkStore* const store_;
   Clock* const clock_;
+  Metrics* const metrics_;
   const std::unique_ptr<cairn::Master::Stub> stub_;
 
   mutable absl::Mutex mu_;

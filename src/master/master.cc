@@ -57,6 +57,15 @@ Master::Master(const MasterOptions& options, Clock* clock, std::unique_ptr<Metad
            {"cairn_master_excess_replicas_removed_total", "Surplus replicas deleted."}}) {
     metrics_.Describe(name, Metrics::Type::kCounter, help);
   }
+  for (const auto& [name, help] : std::vector<std::pair<const char*, const char*>>{
+           {"cairn_master_chunks", "Chunks referenced by files."},
+           {"cairn_master_under_replicated_chunks", "Chunks with fewer live replicas than wanted."},
+           {"cairn_master_safe_mode", "1 while the master waits for replica reports after a start."},
+           {"cairn_master_replication_queue_chunks", "Under-replicated chunks not being copied yet."},
+           {"cairn_master_copies_in_flight", "Repair and rebalancing copies under way."},
+           {"cairn_master_nodes", "Registered chunkservers, by state."}}) {
+    metrics_.Describe(name, Metrics::Type::kGauge, help);
+  }
   metrics_.AddCollector([this](Metrics& m) {
     ClusterReply c = Cluster();
     m.Set("cairn_master_chunks", "", static_cast<double>(c.chunks()));

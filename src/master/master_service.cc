@@ -2,6 +2,7 @@
 
 #include "common/strings.h"
 #include "absl/time/clock.h"
+#include "common/logging.h"
 #include "common/status.h"
 
 namespace cairn::master {
@@ -17,8 +18,14 @@ grpc::Status Handle(master::Master* m, const char* method, Fn&& fn, Out* out) {
   Metrics* metrics = m->metrics();
   metrics->Add("cairn_master_rpcs_total",
                cairn::StrCat("method=\"", method, "\",code=\"", absl::StatusCodeToString(status.code()), "\""));
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   metrics->Observe("cairn_master_rpc_duration_seconds", cairn::StrCat("method=\"", method, "\""),
-                   absl::ToDoubleSeconds(absl::Now() - start));
+                   seconds);
+  if (status.ok()) {
+    spdlog::debug("{} ok {:.3f}s", method, seconds);
+  } else {
+    spdlog::debug("{} {:.3f}s: {}", method, seconds, status.ToString());
+  }
   return ToGrpcStatus(status);
 }
 
