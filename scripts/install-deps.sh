@@ -16,6 +16,8 @@ packages=(
   python3 python3-pytest curl ca-certificates procps
   # the Docker base image is made with debootstrap where no registry is reachable
   debootstrap
+  # dashboard browser test (headless Chromium via Selenium) and metrics test (promtool)
+  chromium chromium-driver python3-selenium fonts-dejavu-core prometheus
 )
 
 missing=()
@@ -34,3 +36,8 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# We want promtool from the prometheus package, not a Prometheus server: on a
+# systemd host the package starts one on port 9090, the master's default port.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

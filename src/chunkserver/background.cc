@@ -12,7 +12,7 @@ RepairWorker::RepairWorker(ChunkStore* store, Clock* clock, Metrics* metrics,
   metrics_->Describe("cairn_chunkserver_repair_copies_total", Metrics::Type::kCounter,
                      "Chunk copies from peers (repair, rebalancing), by result.");
   metrics_->Describe("cairn_chunkserver_repair_bytes_total", Metrics::Type::kCounter,
-                     "Bytes copied from peers.");
+                     "Bytes copied from peers.", /*unlabeled=*/true);
 }
 
 RepairWorker::~RepairWorker() { Stop(); }
@@ -70,11 +70,11 @@ Scrubber::Scrubber(ChunkStore* store, Clock* clock, Metrics* metrics, uint64_t b
     : store_(store), clock_(clock), metrics_(metrics), rate_(bytes_per_second), pause_(pause),
       limiter_(bytes_per_second, clock) {
   metrics_->Describe("cairn_chunkserver_scrubbed_bytes_total", Metrics::Type::kCounter,
-                     "Replica bytes re-verified by the scrubber.");
+                     "Replica bytes re-verified by the scrubber.", /*unlabeled=*/true);
   metrics_->Describe("cairn_chunkserver_scrub_errors_total", Metrics::Type::kCounter,
-                     "Corrupt replicas found by the scrubber.");
+                     "Corrupt replicas found by the scrubber.", /*unlabeled=*/true);
   metrics_->Describe("cairn_chunkserver_scrub_passes_total", Metrics::Type::kCounter,
-                     "Completed scrub passes over all replicas.");
+                     "Completed scrub passes over all replicas.", /*unlabeled=*/true);
 }
 
 Scrubber::~Scrubber() { Stop(); }

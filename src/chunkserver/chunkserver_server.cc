@@ -35,13 +35,13 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
   ChunkStore* store = s->store_.get();
   Heartbeat* heartbeat = s->heartbeat_.get();
   s->metrics_.Describe("cairn_chunkserver_write_bytes_total", Metrics::Type::kCounter,
-                       "Chunk bytes received for writing.");
+                       "Chunk bytes received for writing.", /*unlabeled=*/true);
   s->metrics_.Describe("cairn_chunkserver_read_bytes_total", Metrics::Type::kCounter,
-                       "Verified chunk bytes sent to readers.");
+                       "Verified chunk bytes sent to readers.", /*unlabeled=*/true);
   s->metrics_.Describe("cairn_chunkserver_checksum_errors_total", Metrics::Type::kCounter,
-                       "Reads that found a checksum mismatch.");
+                       "Reads that found a checksum mismatch.", /*unlabeled=*/true);
   s->metrics_.Describe("cairn_chunkserver_chunks_written_total", Metrics::Type::kCounter,
-                       "Replicas written by the pipeline.");
+                       "Replicas written by the pipeline.", /*unlabeled=*/true);
   s->metrics_.Describe("cairn_chunkserver_chunks", Metrics::Type::kGauge, "Replicas stored.");
   s->metrics_.Describe("cairn_chunkserver_stored_bytes", Metrics::Type::kGauge,
                        "Data bytes of the replicas stored.");

@@ -16,9 +16,9 @@ Heartbeat::Heartbeat(const HeartbeatOptions& options, FileSystem* fs, ChunkStore
   metrics_->Describe("cairn_chunkserver_heartbeats_total", Metrics::Type::kCounter,
                      "Heartbeats sent to the master, by result.");
   metrics_->Describe("cairn_chunkserver_garbage_deleted_total", Metrics::Type::kCounter,
-                     "Replicas deleted because the master no longer needs them.");
+                     "Replicas deleted because the master no longer needs them.", /*unlabeled=*/true);
   metrics_->Describe("cairn_chunkserver_garbage_deleted_bytes_total", Metrics::Type::kCounter,
-                     "Bytes of replicas deleted as garbage.");
+                     "Bytes of replicas deleted as garbage.", /*unlabeled=*/true);
 }
 
 Heartbeat::~Heartbeat() { Stop(); }

@@ -1,5 +1,7 @@
 #include "common/metrics.h"
 
+#include <charconv>
+
 #include "common/strings.h"
 #include "absl/strings/str_format.h"
 
@@ -17,7 +19,13 @@ std::string Series(std::string_view name, std::string_view labels, std::string_v
   return all.empty() ? std::string(name) : cairn::StrCat(name, "{", all, "}");
 }
 
-std::string Number(double v) { return absl::StrFormat("%.17g", v); }
+// The shortest text that reads back as `v` ("0.1", not "0.10000000000000001"),
+// so label values like le="0.1" match what people query.
+std::string Number(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return ec == std::errc() ? std::string(buf, end) : absl::StrFormat("%.17g", v);
+}
 
 }  // namespace
 
@@ -40,11 +48,12 @@ Metrics::Family& Metrics::FamilyLocked(std::string_view name) {
   return it->second;
 }
 
-void Metrics::Describe(std::string_view name, Type type, std::string_view help) {
+void Metrics::Describe(std::string_view name, Type type, std::string_view help, bool unlabeled) {
   absl::MutexLock lock(&mu_);
   Family& f = FamilyLocked(name);
   f.type = type;
   f.help = std::string(help);
+  if (unlabeled && type != Type::kHistogram) f.values.try_emplace("", 0.0);
 }
 
 void Metrics::Add(std::string_view name, std::string_view labels, double delta) {

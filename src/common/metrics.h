@@ -19,8 +19,9 @@ class Metrics {
   enum class Type { kCounter, kGauge, kHistogram };
 
   // Declares a metric family; `name` follows Prometheus conventions
-  // (cairn_ prefix, base units, _total for counters).
-  void Describe(std::string_view name, Type type, std::string_view help);
+  // (cairn_ prefix, base units, _total for counters). An `unlabeled` counter
+  // or gauge is exported as 0 from the start, so rate() sees its first rise.
+  void Describe(std::string_view name, Type type, std::string_view help, bool unlabeled = false);
   // `labels` is the inside of the braces, e.g. `route="/api/v1/files",code="200"`, or "".
   void Add(std::string_view name, std::string_view labels, double delta = 1);
   void Set(std::string_view name, std::string_view labels, double value);

@@ -51,9 +51,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const Gatewa
   ctx->metrics.Describe("cairn_gateway_request_duration_seconds", Metrics::Type::kHistogram,
                         "HTTP request latency, by route and method.");
   ctx->metrics.Describe("cairn_gateway_uploaded_bytes_total", Metrics::Type::kCounter,
-                        "File bytes committed through uploads.");
+                        "File bytes committed through uploads.", /*unlabeled=*/true);
   ctx->metrics.Describe("cairn_gateway_downloaded_bytes_total", Metrics::Type::kCounter,
-                        "Verified file bytes sent to clients.");
+                        "Verified file bytes sent to clients.", /*unlabeled=*/true);
   http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     request_start = absl::Now();
     return httplib::Server::HandlerResponse::Unhandled;
