@@ -7,8 +7,7 @@ namespace cairn::chunkserver {
 
 RepairWorker::RepairWorker(ChunkStore* store, Clock* clock, Metrics* metrics,
                            uint64_t bytes_per_second, int threads)
-    : store_(store), clock_(clock), metrics_(metrics), limiter_(bytes_per_second, clock),
-      threads_(threads) {
+    : store_(store), metrics_(metrics), limiter_(bytes_per_second, clock), threads_(threads) {
   metrics_->Describe("cairn_chunkserver_repair_copies_total", Metrics::Type::kCounter,
                      "Chunk copies from peers (repair, rebalancing), by result.");
   metrics_->Describe("cairn_chunkserver_repair_bytes_total", Metrics::Type::kCounter,
@@ -67,8 +66,8 @@ void RepairWorker::Run() {
 
 Scrubber::Scrubber(ChunkStore* store, Clock* clock, Metrics* metrics, uint64_t bytes_per_second,
                    absl::Duration pause)
-    : store_(store), clock_(clock), metrics_(metrics), rate_(bytes_per_second), pause_(pause),
-      limiter_(bytes_per_second, clock) {
+    : store_(store), metrics_(metrics), rate_(bytes_per_second), limiter_(bytes_per_second, clock),
+      task_(clock, pause, [this] { ScrubOnce(); }) {
   metrics_->Describe("cairn_chunkserver_scrubbed_bytes_total", Metrics::Type::kCounter,
                      "Replica bytes re-verified by the scrubber.", /*unlabeled=*/true);
   metrics_->Describe("cairn_chunkserver_scrub_errors_total", Metrics::Type::kCounter,
@@ -82,7 +81,7 @@ Scrubber::~Scrubber() { Stop(); }
 int Scrubber::ScrubOnce() {
   int corrupt = 0;
   for (const ReplicaInfo& r : store_->List()) {
-    if (!limiter_.Acquire(r.size(), &mu_, &stopping_)) return corrupt;
+    if (!limiter_.Acquire(r.size(), task_.mu(), task_.stop_flag())) return corrupt;
     absl::Status s = store_->Verify(r.handle(), r.version());
     metrics_->Add("cairn_chunkserver_scrubbed_bytes_total", "", static_cast<double>(r.size()));
     if (absl::IsDataLoss(s)) {
@@ -96,23 +95,9 @@ int Scrubber::ScrubOnce() {
 }
 
 void Scrubber::Start() {
-  if (rate_ == 0) return;
-  thread_ = std::thread([this] {
-    while (true) {
-      ScrubOnce();
-      clock_->SleepFor(pause_, &mu_, &stopping_);
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-    }
-  });
+  if (rate_ > 0) task_.Start();
 }
 
-void Scrubber::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (thread_.joinable()) thread_.join();
-}
+void Scrubber::Stop() { task_.Stop(); }
 
 }  // namespace cairn::chunkserver

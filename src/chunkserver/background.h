@@ -16,6 +16,7 @@
 #include "chunkserver/chunk_store.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/periodic_task.h"
 #include "common/rate_limiter.h"
 #include "proto/master.pb.h"
 
@@ -36,7 +37,6 @@ class RepairWorker {
   void Run();
 
   ChunkStore* const store_;
-  Clock* const clock_;
   Metrics* const metrics_;
   RateLimiter limiter_;
   const int threads_;
@@ -50,6 +50,7 @@ class Scrubber {
  public:
   // Verifies at most `bytes_per_second` (0: scrubbing off), a full pass and
   // then `pause` before the next. Pointers must outlive the scrubber.
+  // ScrubOnce() may also be called directly (tests), started or not.
   Scrubber(ChunkStore* store, Clock* clock, Metrics* metrics, uint64_t bytes_per_second,
            absl::Duration pause = absl::Minutes(1));
   ~Scrubber();
@@ -60,14 +61,10 @@ class Scrubber {
 
  private:
   ChunkStore* const store_;
-  Clock* const clock_;
   Metrics* const metrics_;
   const uint64_t rate_;
-  const absl::Duration pause_;
   RateLimiter limiter_;
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  PeriodicTask task_;
 };
 
 }  // namespace cairn::chunkserver

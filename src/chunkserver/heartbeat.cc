@@ -11,8 +11,9 @@ namespace cairn::chunkserver {
 
 Heartbeat::Heartbeat(const HeartbeatOptions& options, FileSystem* fs, ChunkStore* store,
                      Clock* clock, Metrics* metrics)
-    : options_(options), fs_(fs), store_(store), clock_(clock), metrics_(metrics),
-      stub_(cairn::Master::NewStub(MakeChannel(options.master))) {
+    : options_(options), fs_(fs), store_(store), metrics_(metrics),
+      stub_(cairn::Master::NewStub(MakeChannel(options.master))),
+      task_(clock, options.interval, [this] { BeatOnce().IgnoreError(); }) {
   metrics_->Describe("cairn_chunkserver_heartbeats_total", Metrics::Type::kCounter,
                      "Heartbeats sent to the master, by result.");
   metrics_->Describe("cairn_chunkserver_garbage_deleted_total", Metrics::Type::kCounter,
@@ -161,23 +162,8 @@ void Heartbeat::Apply(const HeartbeatReply& reply) {
   }
 }
 
-void Heartbeat::Start() {
-  thread_ = std::thread([this] {
-    while (true) {
-      BeatOnce().IgnoreError();
-      clock_->SleepFor(options_.interval, &mu_, &stopping_);
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-    }
-  });
-}
+void Heartbeat::Start() { task_.Start(); }
 
-void Heartbeat::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (thread_.joinable()) thread_.join();
-}
+void Heartbeat::Stop() { task_.Stop(); }
 
 }  // namespace cairn::chunkserver

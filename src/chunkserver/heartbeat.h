@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/file_system.h"
 #include "common/metrics.h"
+#include "common/periodic_task.h"
 #include "proto/master.grpc.pb.h"
 
 namespace cairn::chunkserver {
@@ -56,7 +57,6 @@ class Heartbeat {
   const HeartbeatOptions options_;
   FileSystem* const fs_;
   ChunkStore* const store_;
-  Clock* const clock_;
   Metrics* const metrics_;
   const std::unique_ptr<cairn::Master::Stub> stub_;
 
@@ -66,8 +66,7 @@ class Heartbeat {
   absl::Status last_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("no heartbeat yet");
   int beats_ ABSL_GUARDED_BY(mu_) = 0;
   bool want_full_ ABSL_GUARDED_BY(mu_) = true;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  PeriodicTask task_;
 };
 
 }  // namespace cairn::chunkserver

@@ -46,7 +46,8 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& option
 }
 
 Master::Master(const MasterOptions& options, Clock* clock, std::unique_ptr<MetadataStore> store)
-    : options_(options), clock_(clock), store_(std::move(store)), started_(clock->Now()) {
+    : options_(options), clock_(clock), store_(std::move(store)), started_(clock->Now()),
+      ticker_(clock, absl::Seconds(1), [this] { Tick(); }) {
   metrics_.Describe("cairn_master_rpcs_total", Metrics::Type::kCounter,
                     "Master RPCs handled, by method and status code.");
   metrics_.Describe("cairn_master_rpc_duration_seconds", Metrics::Type::kHistogram,
@@ -601,23 +602,8 @@ void Master::Tick() {
   }
 }
 
-void Master::Start() {
-  ticker_ = std::thread([this] {
-    while (true) {
-      Tick();
-      clock_->SleepFor(absl::Seconds(1), &mu_, &stopping_);
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-    }
-  });
-}
+void Master::Start() { ticker_.Start(); }
 
-void Master::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (ticker_.joinable()) ticker_.join();
-}
+void Master::Stop() { ticker_.Stop(); }
 
 }  // namespace cairn::master

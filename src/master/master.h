@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/periodic_task.h"
 #include "master/metadata_store.h"
 #include "proto/master.pb.h"
 
@@ -219,8 +220,7 @@ class Master {
   absl::flat_hash_map<uint64_t, Copy> copies_ ABSL_GUARDED_BY(mu_);  // handle -> copy in flight
   RepairStats repair_stats_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> doomed_handles_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread ticker_;
+  PeriodicTask ticker_;  // declared last: stopped before the state it touches goes
 };
 
 }  // namespace cairn::master
