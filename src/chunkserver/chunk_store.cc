@@ -298,6 +298,9 @@ absl::Status ChunkStore::Delete(uint64_t handle, uint64_t version) {
     absl::MutexLock lock(&mu_);
     auto it = replicas_.find(handle);
     if (it == replicas_.end() || it->second.version() != version) {
+      // A replica set aside as corrupt goes when the master says so.
+      std::string corrupt = ChunkPath(handle, version) + ".corrupt";
+      if (fs_->Exists(corrupt)) return fs_->Delete(corrupt);
       return absl::NotFoundError(cairn::StrCat("no replica ", handle, " v", version));
     }
     bytes_ -= it->second.size();

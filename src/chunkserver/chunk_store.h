@@ -88,7 +88,8 @@ class ChunkStore {
   // Reads and verifies the whole replica (scrubbing).
   absl::Status Verify(uint64_t handle, uint64_t version);
 
-  // Deletes the replica. NotFound if that version is not stored.
+  // Deletes the replica, or the file of one set aside as corrupt. NotFound
+  // if that version is not stored.
   absl::Status Delete(uint64_t handle, uint64_t version);
 
   std::vector<ReplicaInfo> List() const;

@@ -124,6 +124,10 @@ TEST_F(ChunkStoreTest, CorruptBlockIsNeverServed) {
   auto changes = store_->TakeChanges();
   ASSERT_EQ(changes.corrupt.size(), 1u);
   EXPECT_EQ(changes.corrupt[0].handle(), 9u);
+  // Set aside until the master, having repaired it elsewhere, says delete.
+  EXPECT_TRUE(fs_.Exists("/root/chunks/9_1.chunk.corrupt"));
+  ASSERT_THAT(store_->Delete(9, 1), IsOk());
+  EXPECT_FALSE(fs_.Exists("/root/chunks/9_1.chunk.corrupt"));
 }
 
 TEST_F(ChunkStoreTest, TornFileIsSetAsideOnOpen) {
