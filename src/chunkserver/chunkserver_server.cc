@@ -30,6 +30,7 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
   hb.advertise = s->advertise_;
   hb.zone = options.zone;
   hb.interval = options.heartbeat_interval;
+  hb.capacity_limit = options.capacity;
   s->heartbeat_ = std::make_unique<Heartbeat>(hb, fs, s->store_.get(), clock, &s->metrics_);
 
   ChunkStore* store = s->store_.get();

@@ -22,6 +22,7 @@ struct ChunkserverOptions {
   std::string advertise;  // default: listen host (127.0.0.1 for 0.0.0.0) and bound port
   std::string zone = "default";
   absl::Duration heartbeat_interval = absl::Seconds(2);
+  uint64_t capacity = 0;                // bytes this node may use; 0: the whole disk
   uint64_t repair_bandwidth = 0;        // bytes/s for copies from peers; 0: unlimited
   uint64_t scrub_bandwidth = 32 << 20;  // bytes/s re-verified; 0: no scrubbing
   absl::Duration scrub_pause = absl::Minutes(1);  // between full passes

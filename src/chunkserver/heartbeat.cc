@@ -1,5 +1,7 @@
 #include "chunkserver/heartbeat.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
 #include "common/net.h"
@@ -109,8 +111,13 @@ absl::Status Heartbeat::BeatOnce() {
     req.set_used_bytes(stats.bytes);
     req.set_chunk_count(stats.chunks);
     if (auto space = store_->Space(); space.ok()) {
-      req.set_capacity_bytes(space->capacity);
-      req.set_free_bytes(space->free);
+      uint64_t capacity = space->capacity, free = space->free;
+      if (options_.capacity_limit > 0) {
+        capacity = std::min(capacity, options_.capacity_limit);
+        free = std::min(free, capacity > stats.bytes ? capacity - stats.bytes : 0);
+      }
+      req.set_capacity_bytes(capacity);
+      req.set_free_bytes(free);
     }
     HeartbeatReply reply;
     grpc::ClientContext ctx;

@@ -28,6 +28,9 @@ struct HeartbeatOptions {
   std::string zone;
   absl::Duration interval = absl::Seconds(2);
   int full_report_every = 30;
+  // Bytes this node may use (0: the whole file system). Reported capacity and
+  // free space are capped by it, so nodes sharing a disk can still be balanced.
+  uint64_t capacity_limit = 0;
   // Receives the master's copy commands (re-replication, rebalancing).
   std::function<void(const ReplicateCommand&)> on_replicate;
 };

@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   cairn::chunkserver::ChunkserverOptions opts;
   opts.root_dir = "/data/chunkserver";
   std::string log_level = "info", heartbeat = "2s", repair_bw = "0", scrub_bw = "32MiB",
-              scrub_pause = "1m";
+              scrub_pause = "1m", capacity = "0";
   app.add_option("--listen", opts.listen, "gRPC listen address host:port")
       ->envname("SERVER_ADDRESS")->capture_default_str();
   app.add_option("--http_listen", opts.http_listen, "HTTP status address host:port")
@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
       ->envname("HEARTBEAT_INTERVAL")->capture_default_str();
   app.add_option("--log_level", log_level, "debug, info, warn or error")
       ->envname("LOG_LEVEL")->capture_default_str();
+  app.add_option("--capacity", capacity, "bytes this node may use, e.g. 100GiB (0: the whole disk)")
+      ->envname("CAPACITY")->capture_default_str();
   app.add_option("--repair_bandwidth", repair_bw, "bytes/s for repair copies (0: unlimited)")
       ->envname("REPAIR_BANDWIDTH")->capture_default_str();
   app.add_option("--scrub_bandwidth", scrub_bw, "bytes/s the scrubber re-verifies (0: off)")
@@ -46,6 +48,9 @@ int main(int argc, char** argv) {
     return fail(absl::InvalidArgumentError("heartbeat_interval must be positive"));
   }
   opts.heartbeat_interval = *interval;
+  auto cap = cairn::ParseBytes(capacity.empty() ? "0" : capacity);
+  if (!cap.ok()) return fail(cap.status());
+  opts.capacity = *cap;
   auto rbw = cairn::ParseBytes(repair_bw);
   if (!rbw.ok()) return fail(rbw.status());
   auto sbw = cairn::ParseBytes(scrub_bw);

@@ -178,14 +178,17 @@ void Master::ScheduleRebalanceLocked(absl::Time now) {
   for (auto& [handle, c] : chunks_) {
     if (moves <= 0) break;
     if (copies_.contains(handle) || c.nodes.size() != c.replication) continue;
-    bool on_from = false, on_to = false, zone_clash = false;
+    bool on_from = false, on_to = false;
+    absl::flat_hash_set<std::string> before, after;
     for (uint32_t n : c.nodes) {
       on_from |= n == fullest.id;
       on_to |= n == emptiest.id;
-      // Keep the zone spread: the target's zone may only repeat the source's.
-      zone_clash |= n != fullest.id && nodes_.at(n).zone == to.zone;
+      before.insert(nodes_.at(n).zone);
+      if (n != fullest.id) after.insert(nodes_.at(n).zone);
     }
-    if (!on_from || on_to || zone_clash) continue;
+    after.insert(to.zone);
+    // A move may not shrink the chunk's spread over zones.
+    if (!on_from || on_to || after.size() < before.size()) continue;
     // Copy now; the surplus replica on the fullest node goes when the copy lands.
     StartCopyLocked(handle, c, fullest.id, emptiest.id, now);
     ++repair_stats_.moves;

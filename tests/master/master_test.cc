@@ -313,6 +313,45 @@ TEST_F(RepairTest, DrainingNodeIsEmptiedThenDrained) {
   }
 }
 
+TEST_F(RepairTest, RebalancerMovesChunksFromFullestToEmptiestNode) {
+  // One zone, as in a single-host compose cluster.
+  for (int i = 0; i < 3; ++i) AddNode("z");
+  for (int i = 0; i < 4; ++i) Upload("/f" + std::to_string(i));
+  uint64_t fresh = AddNode("z");
+  // The old nodes report being 40% full, the new one empty.
+  auto beat = [&](uint64_t n, uint64_t used) {
+    HeartbeatRequest h;
+    h.set_node_id(n);
+    h.set_used_bytes(used);
+    h.set_free_bytes(1000 - used);
+    return *master_->Heartbeat(h);
+  };
+  for (uint64_t n : nodes_) {
+    if (n != fresh) beat(n, 400);
+  }
+  beat(fresh, 0);
+  master_->Tick();
+  EXPECT_GE(master_->Repairs().moves, 1u);
+  HeartbeatReply r = beat(fresh, 0);
+  ASSERT_GE(r.replicate_size(), 1);
+  // The copy lands; the surplus replica goes from a full node, not the new one.
+  uint64_t handle = r.replicate(0).chunk().handle();
+  Beat(fresh, {Replica(handle)}, false);
+  for (uint64_t n : nodes_) {
+    if (n != fresh) beat(n, 400);
+  }
+  master_->Tick();
+  size_t deletes = 0;
+  for (uint64_t n : nodes_) {
+    HeartbeatReply reply = beat(n, n == fresh ? 100 : 400);
+    for (const auto& d : reply.delete_()) {
+      EXPECT_NE(n, fresh);
+      deletes += d.handle() == handle;
+    }
+  }
+  EXPECT_EQ(deletes, 1u);
+}
+
 TEST_F(RepairTest, NoRepairInSafeMode) {
   for (const char* z : {"a", "b", "c", "d"}) AddNode(z);
   ChunkRef c = Upload("/f");
