@@ -170,10 +170,11 @@ node_state_is() {
   [[ "$(cluster_json | jqx -r --arg a "$1:8081" '[.nodes[] | select(.address == $a)] | last | .state')" == "$2" ]]
 }
 new_nodes_filled() { (( $(chunks_of chunkserver4) > 0 && $(chunks_of chunkserver5) > 0 )); }
-# Alive nodes' chunk counts differ by at most 25% of the largest (and at least 2).
+# What the rebalancer promises: alive nodes' utilization (used / capacity) within
+# its 10% threshold, plus one chunk of granularity (1 MiB of 24 MiB here).
 balanced() {
-  cluster_json | jqx -e '[.nodes[] | select(.state == "alive") | .chunks] |
-    (max - min) <= ([2, (max * 0.25)] | max)' >/dev/null 2>&1
+  cluster_json | jqx -e '[.nodes[] | select(.state == "alive" and .capacity > 0) | (.used / .capacity)] |
+    (max - min) <= 0.15' >/dev/null 2>&1
 }
 alive_count() { cluster_json | jqx -r '[.nodes[] | select(.state == "alive")] | length'; }
 chunks_of() {
