@@ -34,6 +34,13 @@ grpc::Status Record(Metrics* metrics, const char* method, absl::Time start, grpc
 
 }  // namespace
 
+cairn::Chunkserver::Stub* ChunkserverService::Peer(const std::string& address) {
+  absl::MutexLock lock(&peers_mu_);
+  auto& stub = peers_[address];
+  if (!stub) stub = cairn::Chunkserver::NewStub(MakeChannel(address));
+  return stub.get();
+}
+
 grpc::Status ChunkserverService::WriteChunk(grpc::ServerContext* ctx,
                                             grpc::ServerReader<WriteChunkRequest>* reader,
                                             WriteChunkReply* reply) {
@@ -54,15 +61,13 @@ grpc::Status ChunkserverService::WriteChunkImpl(grpc::ServerContext* ctx,
 
   // The next replica in the pipeline, fed as we receive.
   std::string next;
-  std::unique_ptr<cairn::Chunkserver::Stub> stub;
   grpc::ClientContext down_ctx;
   WriteChunkReply down_reply;
   std::unique_ptr<grpc::ClientWriter<WriteChunkRequest>> down;
   if (header.downstream_size() > 0) {
     next = header.downstream(0);
-    stub = cairn::Chunkserver::NewStub(MakeChannel(next));
     down_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
-    down = stub->WriteChunk(&down_ctx, &down_reply);
+    down = Peer(next)->WriteChunk(&down_ctx, &down_reply);
     WriteChunkRequest first;
     first.mutable_header()->set_handle(header.handle());
     first.mutable_header()->set_version(header.version());

@@ -3,6 +3,11 @@
 #ifndef CAIRN_CHUNKSERVER_CHUNKSERVER_SERVICE_H_
 #define CAIRN_CHUNKSERVER_CHUNKSERVER_SERVICE_H_
 
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
 #include "chunkserver/chunk_store.h"
 #include "common/metrics.h"
 #include "proto/chunkserver.grpc.pb.h"
@@ -38,11 +43,16 @@ class ChunkserverService final : public cairn::Chunkserver::Service {
                          CopyChunkReply* reply) override;
 
  private:
+  // One stub (and channel) per peer, reused by every pipeline: a channel per
+  // chunk made concurrent writes share and lose short-lived connections.
+  cairn::Chunkserver::Stub* Peer(const std::string& address);
   grpc::Status WriteChunkImpl(grpc::ServerContext* ctx, grpc::ServerReader<WriteChunkRequest>* reader,
                               WriteChunkReply* reply);
 
   ChunkStore* const store_;
   Metrics* const metrics_;
+  absl::Mutex peers_mu_;
+  std::map<std::string, std::unique_ptr<cairn::Chunkserver::Stub>> peers_ ABSL_GUARDED_BY(peers_mu_);
 };
 
 }  // namespace cairn::chunkserver

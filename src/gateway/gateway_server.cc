@@ -45,6 +45,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(const Gatewa
   http.set_read_timeout(60, 0);
   http.set_write_timeout(60, 0);
   http.set_tcp_nodelay(true);
+  // httplib closes a connection after 5 requests by default.
+  http.set_keep_alive_max_count(100000);
 
   ctx->metrics.Describe("cairn_gateway_requests_total", Metrics::Type::kCounter,
                         "HTTP requests, by route, method and status.");

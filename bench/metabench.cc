@@ -1,0 +1,259 @@
+// cairn-metabench: metadata operations against a running master over gRPC.
+//
+// --threads clients, each with its own channel (its own TCP connection), run
+// each of --ops for --seconds, in order:
+//   mkdir   Mkdir PREFIX/mkdir/t<i>/d<n>
+//   create  an empty file: StartUpload + CommitUpload of PREFIX/files/t<i>/f<n>
+//           (one op = both RPCs, each commit a synced RocksDB write)
+//   lookup  Lookup (stat) of the files `create` made, round robin
+//   lookup1 Lookup of files with one chunk (three locations): the PUT files of
+//           cairn-loadgen, --chunked_prefix/c<k>/<n> for n < files[k], where
+//           --chunked_files is loadgen's `written` list (comma-separated)
+// With --master_pid, each op also reports the master's CPU seconds and ops per
+// master CPU second (what one dedicated core would give).
+//
+// Prints one JSON object on stdout, one member per op.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+#include <latch>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
+#include "proto/master.grpc.pb.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr char kEmptySha256[] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+double CpuSeconds(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(f, line);
+  // Fields after the ")" closing the command name: state is field 3; utime 14, stime 15.
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+double SelfCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
+         u.ru_stime.tv_usec / 1e6;
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t i = static_cast<size_t>(p * double(sorted.size() - 1) + 0.5);
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+std::unique_ptr<grpc::ClientContext> Call() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return ctx;
+}
+
+struct Worker {
+  std::unique_ptr<cairn::Master::Stub> stub;
+  uint64_t created = 0;  // files f0..f<created-1> exist
+  std::vector<double> latencies_ms;
+  uint64_t ok = 0, errors = 0;
+  std::string first_error;
+};
+
+struct Options {
+  std::string prefix;
+  std::string chunked_prefix;
+  std::vector<std::pair<uint64_t, uint64_t>> chunked;  // (loadgen client, files) with files > 0
+};
+
+// One operation of `op` for worker `i`, iteration `n`.
+grpc::Status RunOne(const std::string& op, const Options& o, int i, uint64_t n, Worker& w) {
+  std::string t = "/t" + std::to_string(i);
+  if (op == "mkdir") {
+    cairn::MkdirRequest req;
+    req.set_path(o.prefix + "/mkdir" + t + "/d" + std::to_string(n));
+    cairn::MkdirReply reply;
+    return w.stub->Mkdir(Call().get(), req, &reply);
+  }
+  if (op == "create") {
+    cairn::StartUploadRequest sreq;
+    sreq.set_path(o.prefix + "/files" + t + "/f" + std::to_string(w.created));
+    cairn::StartUploadReply sreply;
+    grpc::Status s = w.stub->StartUpload(Call().get(), sreq, &sreply);
+    if (!s.ok()) return s;
+    cairn::CommitUploadRequest creq;
+    creq.set_upload_id(sreply.upload_id());
+    creq.set_length(0);
+    creq.set_sha256(kEmptySha256);
+    cairn::CommitUploadReply creply;
+    s = w.stub->CommitUpload(Call().get(), creq, &creply);
+    if (s.ok()) ++w.created;
+    return s;
+  }
+  cairn::LookupRequest req;
+  if (op == "lookup") {
+    req.set_path(o.prefix + "/files" + t + "/f" + std::to_string(n % w.created));
+  } else {  // lookup1
+    const auto& [k, files] = o.chunked[(n + i) % o.chunked.size()];
+    uint64_t f = (n / o.chunked.size()) % files;
+    req.set_path(o.chunked_prefix + "/c" + std::to_string(k) + "/" + std::to_string(f));
+  }
+  cairn::LookupReply reply;
+  return w.stub->Lookup(Call().get(), req, &reply);
+}
+
+nlohmann::json RunOp(const std::string& op, const Options& o, std::vector<Worker>& workers,
+                     double seconds, int master_pid) {
+  for (Worker& w : workers) {
+    w.latencies_ms.clear();
+    w.ok = w.errors = 0;
+    w.first_error.clear();
+  }
+  std::latch go(1);  // opened once `deadline` is set
+  Clock::time_point deadline;
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      Worker& w = workers[i];
+      go.wait();
+      for (uint64_t n = 0; Clock::now() < deadline; ++n) {
+        auto t0 = Clock::now();
+        grpc::Status s = RunOne(op, o, static_cast<int>(i), n, w);
+        double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (s.ok()) {
+          ++w.ok;
+          w.latencies_ms.push_back(ms);
+        } else {
+          ++w.errors;
+          if (w.first_error.empty()) w.first_error = s.error_message();
+        }
+      }
+    });
+  }
+  double master_cpu0 = CpuSeconds(master_pid), self_cpu0 = SelfCpuSeconds();
+  auto start = Clock::now();
+  deadline = start + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(seconds));
+  go.count_down();
+  for (auto& t : threads) t.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  double master_cpu = CpuSeconds(master_pid) - master_cpu0;
+  double self_cpu = SelfCpuSeconds() - self_cpu0;
+
+  std::vector<double> all;
+  uint64_t ok = 0, errors = 0;
+  std::string first_error;
+  for (const Worker& w : workers) {
+    all.insert(all.end(), w.latencies_ms.begin(), w.latencies_ms.end());
+    ok += w.ok;
+    errors += w.errors;
+    if (first_error.empty()) first_error = w.first_error;
+  }
+  std::sort(all.begin(), all.end());
+  nlohmann::json j;
+  j["threads"] = workers.size();
+  j["seconds"] = elapsed;
+  j["ops"] = ok;
+  j["errors"] = errors;
+  j["ops_per_s"] = ok / elapsed;
+  j["p50_ms"] = Percentile(all, 0.50);
+  j["p99_ms"] = Percentile(all, 0.99);
+  j["client_cpu_s"] = self_cpu;
+  if (master_pid > 0) {
+    j["master_cpu_s"] = master_cpu;
+    j["ops_per_master_cpu_s"] = master_cpu > 0 ? ok / master_cpu : 0;
+  }
+  if (!first_error.empty()) j["first_error"] = first_error;
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cairn-metabench: master metadata ops/s over gRPC"};
+  std::string master = "127.0.0.1:9090", ops = "mkdir,create,lookup";
+  Options o;
+  o.prefix = "/bench/meta";
+  int threads = 8, master_pid = 0;
+  double seconds = 5;
+  app.add_option("--master", master, "master gRPC host:port");
+  app.add_option("--ops", ops, "comma-separated: mkdir, create, lookup, lookup1");
+  app.add_option("--threads", threads, "client threads, one channel each")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--seconds", seconds, "seconds per op");
+  app.add_option("--prefix", o.prefix, "directory the benchmark works under");
+  app.add_option("--chunked_prefix", o.chunked_prefix, "lookup1: loadgen PUT prefix");
+  std::string chunked_files;
+  app.add_option("--chunked_files", chunked_files,
+                 "lookup1: files each loadgen client wrote, comma-separated");
+  app.add_option("--master_pid", master_pid, "master process, for its CPU time");
+  CLI11_PARSE(app, argc, argv);
+  uint64_t k = 0;
+  for (absl::string_view item : absl::StrSplit(chunked_files, ',', absl::SkipEmpty())) {
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(item, &n)) {
+      std::cerr << "cairn-metabench: bad --chunked_files\n";
+      return 2;
+    }
+    if (n > 0) o.chunked.emplace_back(k, n);
+    ++k;
+  }
+
+  std::vector<Worker> workers(threads);
+  for (int i = 0; i < threads; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("cairn.bench.client", i);  // a connection per client
+    workers[i].stub = cairn::Master::NewStub(
+        grpc::CreateCustomChannel(master, grpc::InsecureChannelCredentials(), args));
+  }
+  nlohmann::json out = nlohmann::json::object();
+  std::vector<std::string> op_list = absl::StrSplit(ops, ',', absl::SkipEmpty());
+  for (const std::string& op : op_list) {
+    if (op == "lookup") {
+      for (const Worker& w : workers) {
+        if (w.created == 0) {
+          std::cerr << "cairn-metabench: lookup needs a create run first\n";
+          return 2;
+        }
+      }
+    } else if (op == "lookup1") {
+      if (o.chunked_prefix.empty() || o.chunked.empty()) {
+        std::cerr << "cairn-metabench: lookup1 needs --chunked_prefix and --chunked_files\n";
+        return 2;
+      }
+    } else if (op != "mkdir" && op != "create") {
+      std::cerr << "cairn-metabench: unknown op " << op << "\n";
+      return 2;
+    }
+    out[op] = RunOp(op, o, workers, seconds, master_pid);
+  }
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
