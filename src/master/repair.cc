@@ -48,14 +48,18 @@ void Master::FinishCopyLocked(uint64_t handle, uint64_t node) {
 }
 
 void Master::ScheduleRepairsLocked(absl::Time now) {
-  // Copies that took too long are given up (and rescheduled below).
+  // Copies that took too long, or whose target stopped heartbeating, are given
+  // up (and rescheduled below, elsewhere if need be).
   for (auto it = copies_.begin(); it != copies_.end();) {
-    if (it->second.deadline > now) {
+    auto t = nodes_.find(it->second.target);
+    bool target_alive = t != nodes_.end() && StateLocked(t->second, now) == NodeState::kAlive;
+    if (it->second.deadline > now && target_alive) {
       ++it;
       continue;
     }
-    spdlog::warn("copy of chunk {} to node {} timed out", it->first, it->second.target);
-    if (auto t = nodes_.find(it->second.target); t != nodes_.end()) --t->second.copies_in;
+    spdlog::warn("copy of chunk {} to node {} {}", it->first, it->second.target,
+                 target_alive ? "timed out" : "abandoned: the target is not alive");
+    if (t != nodes_.end()) --t->second.copies_in;
     if (auto s = nodes_.find(it->second.source); s != nodes_.end()) --s->second.copies_out;
     copies_.erase(it++);
   }

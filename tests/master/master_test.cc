@@ -265,6 +265,38 @@ TEST_F(RepairTest, DeadNodesChunksAreCopiedToANewNode) {
   EXPECT_TRUE(Holders("/f").contains(spare));
 }
 
+TEST_F(RepairTest, CopyToANodeThatGoesSilentIsRescheduledAtOnce) {
+  for (const char* z : {"a", "b", "c", "d", "e"}) AddNode(z);
+  ChunkRef c = Upload("/f");
+  std::set<uint64_t> holders = Holders("/f");
+  uint64_t victim = *holders.begin();
+  std::set<uint64_t> alive(nodes_.begin(), nodes_.end());
+  alive.erase(victim);
+  for (int i = 0; i < 40 && master_->Repairs().in_flight == 0; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    BeatAll(alive);
+    master_->Tick();
+  }
+  ASSERT_EQ(master_->Repairs().in_flight, 1u);
+  // Whoever got the copy goes silent before doing it.
+  uint64_t target = 0;
+  for (auto& [n, r] : BeatAll(alive)) {
+    if (r.replicate_size() == 1) target = n;
+  }
+  ASSERT_NE(target, 0u);
+  alive.erase(target);
+  uint64_t new_target = 0;
+  for (int i = 0; i < 8 && new_target == 0; ++i) {  // stale after 6 s; the copy timeout is 2 min
+    clock_.Advance(absl::Seconds(1));
+    for (auto& [n, r] : BeatAll(alive)) {
+      if (r.replicate_size() == 1 && r.replicate(0).chunk().handle() == c.handle()) new_target = n;
+    }
+    master_->Tick();
+  }
+  EXPECT_NE(new_target, 0u);
+  EXPECT_NE(new_target, target);
+}
+
 TEST_F(RepairTest, SurplusReplicaIsRemovedWhenADeadNodeReturns) {
   for (const char* z : {"a", "b", "c", "d"}) AddNode(z);
   ChunkRef c = Upload("/f");
