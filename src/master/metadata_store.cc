@@ -157,16 +157,12 @@ absl::Status MetadataStore::CheckCreatable(const std::string& path, bool if_none
   return absl::OkStatus();
 }
 
-absl::Status MetadataStore::CheckCreatableLocked(const std::string& path, bool if_none_match) const {
-  return CheckCreatable(path, if_none_match);
-}
-
 absl::StatusOr<Entry> MetadataStore::PutFile(const std::string& path, const FileMeta& file,
                                              int64_t mtime_ms, bool if_none_match,
                                              std::vector<ChunkRef>* replaced_chunks) {
   if (path == "/") return absl::AlreadyExistsError("a directory exists at /");
   absl::MutexLock lock(&write_mu_);
-  RETURN_IF_ERROR(CheckCreatableLocked(path, if_none_match));
+  RETURN_IF_ERROR(CheckCreatable(path, if_none_match));  // again, now under the lock
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(AddParents(path, mtime_ms, &batch));
   std::vector<ChunkRef> old_chunks;

@@ -98,8 +98,6 @@ class MetadataStore {
 
  private:
   explicit MetadataStore(std::unique_ptr<rocksdb::DB> db);
-  absl::Status CheckCreatableLocked(const std::string& path, bool if_none_match) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Adds puts for missing ancestors of `path` to `batch`. AlreadyExists if one is a file.
   absl::Status AddParents(const std::string& path, int64_t mtime_ms, rocksdb::WriteBatch* batch) const;
   absl::Status Write(rocksdb::WriteBatch* batch);
