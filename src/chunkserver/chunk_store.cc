@@ -141,7 +141,8 @@ absl::StatusOr<uint32_t> ChunkWriter::Finish() {
 // ----------------------------------------------------------------- ChunkStore
 
 ChunkStore::ChunkStore(FileSystem* fs, std::string root)
-    : fs_(fs), root_(std::move(root)), chunks_dir_(root_ + "/chunks"), tmp_dir_(root_ + "/tmp") {}
+    : fs_(fs), root_(std::move(root)), chunks_dir_(root_ + "/chunks"), tmp_dir_(root_ + "/tmp"),
+      dir_sync_([this] { return fs_->SyncDir(chunks_dir_); }) {}
 
 absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(FileSystem* fs,
                                                              const std::string& root_dir) {
@@ -207,7 +208,7 @@ absl::StatusOr<std::unique_ptr<ChunkWriter>> ChunkStore::Create(uint64_t handle,
     }
     tmp = cairn::StrCat(tmp_dir_, "/", handle, "_", version, ".", ++tmp_seq_, ".tmp");
   }
-  ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(tmp));
+  ASSIGN_OR_RETURN(auto file, fs_->NewBulkWritableFile(tmp));
   return std::unique_ptr<ChunkWriter>(new ChunkWriter(this, handle, version, tmp, std::move(file)));
 }
 
@@ -215,7 +216,7 @@ absl::Status ChunkStore::Commit(uint64_t handle, uint64_t version, uint64_t size
                                 const std::string& tmp_path) {
   std::string path = ChunkPath(handle, version);
   RETURN_IF_ERROR(fs_->Rename(tmp_path, path));
-  RETURN_IF_ERROR(fs_->SyncDir(chunks_dir_));
+  RETURN_IF_ERROR(dir_sync_.Sync());  // shared with the renames of concurrent writes
   absl::MutexLock lock(&mu_);
   ReplicaInfo& r = replicas_[handle];
   if (r.handle() != 0 && r.version() != version) {
@@ -246,8 +247,7 @@ void ChunkStore::MarkCorrupt(uint64_t handle, uint64_t version) {
 }
 
 absl::Status ChunkStore::Read(uint64_t handle, uint64_t version, uint64_t offset, uint64_t length,
-                              size_t max_piece,
-                              const std::function<absl::Status(std::string_view)>& sink) {
+                              size_t max_piece, const ReadSink& sink) {
   if (!Has(handle, version)) {
     return absl::NotFoundError(cairn::StrCat("no replica ", handle, " v", version));
   }
@@ -268,6 +268,12 @@ absl::Status ChunkStore::Read(uint64_t handle, uint64_t version, uint64_t offset
     uint64_t span = std::min<uint64_t>(max_piece, NumBlocks(total) * kBlockSize - start);
     span = std::min(span, ((end - start + kBlockSize - 1) / kBlockSize) * kBlockSize);
     uint64_t want = std::min(span, total - start);
+    // Replicas are written past the page cache, so reads come from the disk:
+    // ask for the next pieces now, to arrive while this one is sent.
+    if (start + want < end) {
+      uint64_t ahead = std::min<uint64_t>(end, start + want + 2 * max_piece);
+      r->file->Prefetch(start + want, ahead - start - want);
+    }
     buf.resize(want);
     ASSIGN_OR_RETURN(size_t n, r->file->Read(start, want, buf.data()));
     if (n != want) {
@@ -284,13 +290,15 @@ absl::Status ChunkStore::Read(uint64_t handle, uint64_t version, uint64_t offset
     }
     uint64_t from = std::max(offset, start) - start;
     uint64_t to = std::min(end, start + want) - start;
-    RETURN_IF_ERROR(sink(std::string_view(buf.data() + from, to - from)));
+    buf.resize(to);
+    buf.erase(0, from);
+    RETURN_IF_ERROR(sink(&buf));
   }
   return absl::OkStatus();
 }
 
 absl::Status ChunkStore::Verify(uint64_t handle, uint64_t version) {
-  return Read(handle, version, 0, 0, 1 << 20, [](std::string_view) { return absl::OkStatus(); });
+  return Read(handle, version, 0, 0, 1 << 20, [](std::string*) { return absl::OkStatus(); });
 }
 
 absl::Status ChunkStore::Delete(uint64_t handle, uint64_t version) {

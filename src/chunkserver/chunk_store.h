@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/file_system.h"
+#include "common/group_sync.h"
 #include "proto/common.pb.h"
 
 namespace cairn::chunkserver {
@@ -81,9 +82,11 @@ class ChunkStore {
   // `max_piece` bytes. NotFound: no such replica (or other version);
   // OutOfRange: offset past the end; DataLoss: a checksum mismatch (the
   // replica is then dropped from the listing and reported by TakeChanges).
-  // A non-OK status from `sink` stops the read and is returned.
+  // A non-OK status from `sink` stops the read and is returned. The sink may
+  // take the piece's string (swap it with its own), saving a copy.
+  using ReadSink = std::function<absl::Status(std::string* piece)>;
   absl::Status Read(uint64_t handle, uint64_t version, uint64_t offset, uint64_t length,
-                    size_t max_piece, const std::function<absl::Status(std::string_view)>& sink);
+                    size_t max_piece, const ReadSink& sink);
 
   // Reads and verifies the whole replica (scrubbing).
   absl::Status Verify(uint64_t handle, uint64_t version);
@@ -119,6 +122,7 @@ class ChunkStore {
   const std::string root_;
   const std::string chunks_dir_;
   const std::string tmp_dir_;
+  GroupSync dir_sync_;  // fsync of chunks_dir_, one for many concurrent commits
 
   mutable absl::Mutex mu_;
   std::map<uint64_t, ReplicaInfo> replicas_ ABSL_GUARDED_BY(mu_);

@@ -7,7 +7,6 @@
 #include "common/net.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "common/logging.h"
 
 namespace cairn::chunkserver {
 namespace {
@@ -102,9 +101,15 @@ grpc::Status ChunkserverService::WriteChunkImpl(grpc::ServerContext* ctx,
   } while (!ctx->IsCancelled() && reader->Read(&msg));
   if (ctx->IsCancelled()) return ToGrpcStatus(absl::CancelledError("writer went away"));
 
+  // Our own fsync runs while the downstream replicas do theirs: the stream's
+  // end goes down first, so the pipeline's syncs overlap instead of adding up.
+  // A replica we commit whose pipeline then fails is unreferenced: the master
+  // collects it with the rest of the failed allocation.
+  if (down && down_ok) down->WritesDone();
+  auto crc = (*writer)->Finish();
+  if (!crc.ok()) return ToGrpcStatus(crc.status());
   if (down) {
     finished = true;
-    if (down_ok) down->WritesDone();
     absl::Status ds = FromGrpcStatus(down->Finish());
     if (ds.ok() && !down_ok) ds = absl::UnavailableError("stream broke");
     if (!ds.ok()) {
@@ -112,11 +117,9 @@ grpc::Status ChunkserverService::WriteChunkImpl(grpc::ServerContext* ctx,
       if (ToStd(ds.message()).starts_with("pipeline ")) return ToGrpcStatus(ds);
       return ToGrpcStatus(PipelineError(next, ds));
     }
-  }
-  auto crc = (*writer)->Finish();
-  if (!crc.ok()) return ToGrpcStatus(crc.status());
-  if (down && (down_reply.crc32c() != *crc || down_reply.size() != (*writer)->size())) {
-    return ToGrpcStatus(PipelineError(next, absl::DataLossError("replica checksum differs")));
+    if (down_reply.crc32c() != *crc || down_reply.size() != (*writer)->size()) {
+      return ToGrpcStatus(PipelineError(next, absl::DataLossError("replica checksum differs")));
+    }
   }
   metrics_->Add("cairn_chunkserver_chunks_written_total", "");
   reply->set_size((*writer)->size());
@@ -130,12 +133,12 @@ grpc::Status ChunkserverService::ReadChunk(grpc::ServerContext* ctx, const ReadC
   ReadChunkReply reply;
   absl::Status s = store_->Read(
       req->handle(), req->version(), req->offset(), req->length(), kStreamPiece,
-      [&](std::string_view piece) -> absl::Status {
+      [&](std::string* piece) -> absl::Status {
         if (ctx->IsCancelled()) return absl::CancelledError("reader went away");
-        reply.set_data(piece.data(), piece.size());
-        reply.set_data_crc32c(Crc32c(piece));
+        reply.mutable_data()->swap(*piece);  // the store's buffer, not a copy of it
+        reply.set_data_crc32c(Crc32c(reply.data()));
         if (!writer->Write(reply)) return absl::CancelledError("reader went away");
-        metrics_->Add("cairn_chunkserver_read_bytes_total", "", static_cast<double>(piece.size()));
+        metrics_->Add("cairn_chunkserver_read_bytes_total", "", static_cast<double>(reply.data().size()));
         return absl::OkStatus();
       });
   if (absl::IsDataLoss(s)) metrics_->Add("cairn_chunkserver_checksum_errors_total", "");

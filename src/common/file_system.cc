@@ -7,6 +7,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -67,6 +69,101 @@ class PosixWritableFile : public WritableFile {
   int fd_;
 };
 
+// Writes with O_DIRECT, from an aligned buffer: the data goes from our buffer
+// to the device with no copy into the page cache. On the machines we measured,
+// that copy costs 1 to 2.5 CPU-seconds per GiB (bench/results), more than the
+// rest of a chunkserver's write path. Sync() writes the unaligned tail without
+// O_DIRECT and fdatasyncs. If the file system rejects a direct write (EINVAL),
+// the file quietly continues buffered.
+class PosixDirectWritableFile : public WritableFile {
+ public:
+  static constexpr size_t kAlign = 4096;
+  static constexpr size_t kBufferSize = 1 << 20;
+
+  PosixDirectWritableFile(std::string path, int fd)
+      : path_(std::move(path)), fd_(fd),
+        buf_(static_cast<char*>(std::aligned_alloc(kAlign, kBufferSize))) {}
+  ~PosixDirectWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+    std::free(buf_);
+  }
+  absl::Status Append(std::string_view data) override {
+    if (!direct_) return WriteAll(data);
+    while (!data.empty()) {
+      size_t take = std::min(data.size(), kBufferSize - fill_);
+      std::memcpy(buf_ + fill_, data.data(), take);
+      fill_ += take;
+      data.remove_prefix(take);
+      if (fill_ == kBufferSize) RETURN_IF_ERROR(FlushAligned());
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Sync() override {
+    if (direct_) {
+      RETURN_IF_ERROR(FlushAligned());
+      if (fill_ > 0) {
+        RETURN_IF_ERROR(StopDirect());
+        RETURN_IF_ERROR(WriteAll(std::string_view(buf_, fill_)));
+        fill_ = 0;
+      }
+    }
+    if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync", path_, errno);
+    return absl::OkStatus();
+  }
+  absl::Status Close() override {
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return ErrnoStatus("close", path_, errno);
+    return absl::OkStatus();
+  }
+
+ private:
+  // Writes the buffer's whole aligned blocks directly; keeps the rest.
+  absl::Status FlushAligned() {
+    size_t aligned = fill_ / kAlign * kAlign;
+    size_t done = 0;
+    while (done < aligned && direct_) {
+      ssize_t n = ::write(fd_, buf_ + done, aligned - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINVAL) {
+        RETURN_IF_ERROR(StopDirect());  // not supported here after all
+        break;
+      }
+      if (n < 0) return ErrnoStatus("write", path_, errno);
+      done += static_cast<size_t>(n);
+    }
+    if (done < aligned) RETURN_IF_ERROR(WriteAll(std::string_view(buf_ + done, aligned - done)));
+    std::memmove(buf_, buf_ + aligned, fill_ - aligned);
+    fill_ -= aligned;
+    return absl::OkStatus();
+  }
+  absl::Status StopDirect() {
+    int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) {
+      return ErrnoStatus("fcntl", path_, errno);
+    }
+    direct_ = false;
+    return absl::OkStatus();
+  }
+  absl::Status WriteAll(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write", path_, errno);
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string path_;
+  int fd_;
+  char* const buf_;
+  size_t fill_ = 0;
+  bool direct_ = true;
+};
+
 class PosixRandomAccessFile : public RandomAccessFile {
  public:
   PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
@@ -83,6 +180,9 @@ class PosixRandomAccessFile : public RandomAccessFile {
       done += static_cast<size_t>(r);
     }
     return done;
+  }
+  void Prefetch(uint64_t offset, size_t n) const override {
+    ::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_WILLNEED);
   }
   absl::StatusOr<uint64_t> Size() const override {
     struct stat st;
@@ -101,6 +201,12 @@ class PosixFileSystem : public FileSystem {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoStatus("open", path, errno);
     return std::make_unique<PosixWritableFile>(path, fd);
+  }
+  absl::StatusOr<std::unique_ptr<WritableFile>> NewBulkWritableFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+    if (fd < 0 && errno == EINVAL) return NewWritableFile(path);  // no O_DIRECT here (tmpfs)
+    if (fd < 0) return ErrnoStatus("open", path, errno);
+    return std::make_unique<PosixDirectWritableFile>(path, fd);
   }
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) override {

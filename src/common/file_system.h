@@ -33,6 +33,9 @@ class RandomAccessFile {
   // (fewer only at the end of the file).
   virtual absl::StatusOr<size_t> Read(uint64_t offset, size_t n, char* scratch) const = 0;
   virtual absl::StatusOr<uint64_t> Size() const = 0;
+  // A hint that [offset, offset+n) will be read soon: the file system may
+  // start reading it in the background.
+  virtual void Prefetch(uint64_t offset, size_t n) const {}
 };
 
 struct SpaceInfo {
@@ -47,6 +50,12 @@ class FileSystem {
   virtual ~FileSystem() = default;
   // Creates or truncates `path`.
   virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  // The same, for large files written once and read rarely soon after (chunk
+  // replicas): where the file system allows, the data bypasses the page cache
+  // (O_DIRECT). Same semantics; by default just NewWritableFile.
+  virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewBulkWritableFile(const std::string& path) {
+    return NewWritableFile(path);
+  }
   virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
   // Atomically replaces `to` with `from`; durable once the directory is synced.

@@ -26,7 +26,6 @@ ChunkPipelineWriter::ChunkPipelineWriter(ChunkserverPool* pool,
   for (int i = 1; i < allocation_.replicas_size(); ++i) {
     h->add_downstream(allocation_.replicas(i).address());
   }
-  msg_.mutable_data()->reserve(kMessageBytes);
 }
 
 ChunkPipelineWriter::~ChunkPipelineWriter() {
@@ -49,35 +48,35 @@ absl::Status ChunkPipelineWriter::Fail(absl::Status s) {
   return s;
 }
 
-absl::Status ChunkPipelineWriter::Flush() {
-  if (broken_) return absl::UnavailableError("pipeline broken");
-  if (!msg_.data().empty()) msg_.set_data_crc32c(Crc32c(msg_.data()));
-  if (!stream_->Write(msg_)) {
-    return Fail(FromGrpcStatus(stream_->Finish()));
-  }
+absl::Status ChunkPipelineWriter::Send(std::string* piece) {
+  if (broken_ || closed_) return absl::UnavailableError("pipeline broken or closed");
+  uint32_t piece_crc = Crc32c(*piece);
+  size_ += piece->size();
+  crc_ = Crc32c(crc_, piece->data(), piece->size());
+  msg_.mutable_data()->swap(*piece);
+  msg_.set_data_crc32c(piece_crc);
+  bool sent = stream_->Write(msg_);
+  msg_.mutable_data()->swap(*piece);
+  if (!sent) return Fail(FromGrpcStatus(stream_->Finish()));
   header_sent_ = true;
   msg_.clear_header();
-  msg_.mutable_data()->clear();
   return absl::OkStatus();
 }
 
-absl::Status ChunkPipelineWriter::Write(std::string_view data) {
-  size_ += data.size();
-  crc_ = Crc32c(crc_, data.data(), data.size());
-  while (!data.empty()) {
-    size_t room = kMessageBytes - msg_.data().size();
-    size_t take = std::min(room, data.size());
-    msg_.mutable_data()->append(data.data(), take);
-    data.remove_prefix(take);
-    if (msg_.data().size() == kMessageBytes) RETURN_IF_ERROR(Flush());
+absl::Status ChunkPipelineWriter::Close() {
+  if (closed_) return absl::OkStatus();
+  if (!header_sent_) {
+    std::string none;
+    RETURN_IF_ERROR(Send(&none));
   }
+  if (broken_) return absl::UnavailableError("pipeline broken");
+  closed_ = true;
+  stream_->WritesDone();
   return absl::OkStatus();
 }
 
 absl::StatusOr<ChunkRef> ChunkPipelineWriter::Finish() {
-  if (!msg_.data().empty() || !header_sent_) RETURN_IF_ERROR(Flush());
-  if (broken_) return absl::UnavailableError("pipeline broken");
-  stream_->WritesDone();
+  RETURN_IF_ERROR(Close());
   finished_ = true;
   absl::Status s = FromGrpcStatus(stream_->Finish());
   if (!s.ok()) return Fail(s);

@@ -35,18 +35,22 @@ class ChunkPipelineWriter {
   ChunkPipelineWriter(ChunkserverPool* pool, const AllocateChunkReply& allocation);
   ~ChunkPipelineWriter();
 
-  // Queues bytes; sends them in messages of about kMessageBytes.
-  absl::Status Write(std::string_view data);
-  // Sends the rest and waits until every replica is durable. Returns the
+  // Sends `*piece` (at most kMessageBytes) as one message. The string is
+  // borrowed for the call (swapped into the message, then back), not copied.
+  absl::Status Send(std::string* piece);
+  // Ends the stream: the replicas start making the chunk durable. Finish()
+  // then collects their answer, so other work can happen in between.
+  absl::Status Close();
+  // Closes if needed and waits until every replica is durable. Returns the
   // chunk's size and CRC32C. On a failure, `failed_node()` names the node
   // the pipeline blamed.
   absl::StatusOr<ChunkRef> Finish();
   uint64_t failed_node() const { return failed_node_; }
+  const AllocateChunkReply& allocation() const { return allocation_; }
 
   static constexpr size_t kMessageBytes = 1 << 20;
 
  private:
-  absl::Status Flush();
   absl::Status Fail(absl::Status s);
 
   const AllocateChunkReply allocation_;
@@ -56,6 +60,7 @@ class ChunkPipelineWriter {
   WriteChunkRequest msg_;
   bool header_sent_ = false;
   bool broken_ = false;
+  bool closed_ = false;    // WritesDone() was called
   bool finished_ = false;  // the stream's Finish() was called
   uint64_t size_ = 0;
   uint32_t crc_ = 0;

@@ -1,4 +1,5 @@
 // PUT/GET/HEAD/DELETE /api/v1/files/{path}: streaming upload and download.
+#include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
 #include "common/status.h"
@@ -44,6 +45,9 @@ void HandlePut(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
   } else if (!inm.empty()) {
     return RejectUpload(res, absl::InvalidArgumentError("If-None-Match on upload supports only *"),
                         &content_reader);
+  }
+  if (req.has_header("Content-Length")) {
+    absl::SimpleAtoi(ToAbsl(req.get_header_value("Content-Length")), &opts.expected_length);
   }
   Uploader uploader(ctx->master.get(), &ctx->pool, opts);
   absl::Status s = uploader.Start();

@@ -35,7 +35,8 @@ Uploader::Uploader(cairn::Master::Stub* master, ChunkserverPool* pool, UploadOpt
 }
 
 Uploader::~Uploader() {
-  writer_.reset();
+  current_ = Chunk();
+  closed_ = Chunk();
   if (upload_id_ != 0 && !committed_) {
     AbortUploadRequest req;
     req.set_upload_id(upload_id_);
@@ -58,41 +59,47 @@ absl::Status Uploader::Start() {
   return absl::OkStatus();
 }
 
-absl::Status Uploader::BeginChunk() {
+absl::Status Uploader::BeginChunk(Chunk* chunk) {
+  chunk->writer.reset();
   AllocateChunkRequest req;
   req.set_upload_id(upload_id_);
-  req.set_index(commit_.chunks_size());
+  req.set_index(chunk->index);
   for (uint64_t n : excluded_) req.add_exclude_nodes(n);
-  RETURN_IF_ERROR(UploadCall(master_->AllocateChunk(MasterCall().get(), req, &allocation_)));
-  writer_ = std::make_unique<ChunkPipelineWriter>(pool_, allocation_);
+  AllocateChunkReply allocation;
+  RETURN_IF_ERROR(UploadCall(master_->AllocateChunk(MasterCall().get(), req, &allocation)));
+  chunk->writer = std::make_unique<ChunkPipelineWriter>(pool_, allocation);
   return absl::OkStatus();
 }
 
-absl::Status Uploader::Repipeline(absl::Status cause) {
+absl::Status Uploader::Repipeline(Chunk* chunk, absl::Status cause, bool close) {
+  const uint64_t handle = chunk->writer->allocation().chunk().handle();
   for (int attempt = 1; attempt < options_.max_chunk_attempts; ++attempt) {
-    uint64_t failed = writer_ ? writer_->failed_node() : 0;
-    spdlog::warn("upload {}: chunk {} pipeline failed ({}); retrying without node {}",
-                 options_.path, commit_.chunks_size(), cause.ToString(), failed);
+    uint64_t failed = chunk->writer->failed_node();
+    spdlog::warn("upload {}: pipeline of chunk handle {} failed ({}); retrying without node {}",
+                 options_.path, handle, cause.ToString(), failed);
     if (failed != 0) excluded_.push_back(failed);
-    writer_.reset();
-    RETURN_IF_ERROR(BeginChunk());
-    cause = writer_->Write(buffer_);
+    RETURN_IF_ERROR(BeginChunk(chunk));
+    cause = absl::OkStatus();
+    for (std::string& piece : chunk->pieces) {
+      cause = chunk->writer->Send(&piece);
+      if (!cause.ok()) break;
+    }
+    if (cause.ok() && close) cause = chunk->writer->Close();
     if (cause.ok()) return absl::OkStatus();
   }
-  return absl::UnavailableError(
-      cairn::StrCat("chunk ", commit_.chunks_size(), " failed on every pipeline tried: ",
-                    ToStd(cause.message())));
+  return absl::UnavailableError(cairn::StrCat("chunk handle ", handle, " failed on every pipeline tried: ",
+                                              ToStd(cause.message())));
 }
 
-absl::Status Uploader::EndChunk() {
+absl::Status Uploader::Settle(Chunk* chunk) {
   for (int attempt = 1;; ++attempt) {
-    auto ref = writer_->Finish();
+    auto ref = chunk->writer->Finish();
     if (ref.ok()) {
       CommittedChunk* c = commit_.add_chunks();
       *c->mutable_chunk() = *ref;
-      for (const NodeAddress& r : allocation_.replicas()) c->add_nodes(r.node_id());
-      writer_.reset();
-      buffer_.clear();
+      for (const NodeAddress& r : chunk->writer->allocation().replicas()) c->add_nodes(r.node_id());
+      Recycle(&chunk->pieces);
+      *chunk = Chunk();
       return absl::OkStatus();
     }
     if (attempt >= options_.max_chunk_attempts) {
@@ -100,32 +107,92 @@ absl::Status Uploader::EndChunk() {
                                                   " failed on every pipeline tried: ",
                                                   ToStd(ref.status().message())));
     }
-    RETURN_IF_ERROR(Repipeline(ref.status()));
+    RETURN_IF_ERROR(Repipeline(chunk, ref.status(), /*close=*/true));
   }
+}
+
+absl::Status Uploader::SendLastPiece() {
+  absl::Status s = current_.writer->Send(&current_.pieces.back());
+  if (!s.ok()) return Repipeline(&current_, s, /*close=*/false);  // replays this piece too
+  return absl::OkStatus();
+}
+
+absl::Status Uploader::CloseCurrent() {
+  if (absl::Status s = current_.writer->Close(); !s.ok()) {
+    RETURN_IF_ERROR(Repipeline(&current_, s, /*close=*/true));
+  }
+  if (closed_.writer) RETURN_IF_ERROR(Settle(&closed_));
+  closed_ = std::move(current_);
+  current_ = Chunk();
+  return absl::OkStatus();
+}
+
+std::string Uploader::NewPiece(size_t reserve) {
+  std::string piece;
+  if (!spare_.empty()) {
+    piece = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  piece.clear();
+  piece.reserve(reserve);
+  return piece;
+}
+
+void Uploader::Recycle(std::vector<std::string>* pieces) {
+  for (std::string& p : *pieces) {
+    if (spare_.size() >= 64) break;  // a chunk's worth at 64 MiB chunks
+    spare_.push_back(std::move(p));
+  }
+  pieces->clear();
 }
 
 absl::Status Uploader::Write(std::string_view data) {
   EVP_DigestUpdate(sha_, data.data(), data.size());
   length_ += data.size();
+  constexpr size_t kPiece = ChunkPipelineWriter::kMessageBytes;
+  uint64_t offset = length_ - data.size();  // of data[0] in the body
   while (!data.empty()) {
-    if (!writer_) {
-      RETURN_IF_ERROR(BeginChunk());
-      buffer_.reserve(chunk_size_);
+    if (filling_.empty()) {
+      // Room for a whole message, or for what the request says is left.
+      uint64_t room = std::min<uint64_t>(kPiece, chunk_size_ - chunk_fill_);
+      if (options_.expected_length > offset) {
+        room = std::min<uint64_t>(room, options_.expected_length - offset);
+      }
+      filling_ = NewPiece(std::max<uint64_t>(room, data.size()));
     }
-    size_t take = std::min<uint64_t>(data.size(), chunk_size_ - buffer_.size());
-    std::string_view piece = data.substr(0, take);
-    buffer_.append(piece);
-    if (absl::Status s = writer_->Write(piece); !s.ok()) {
-      RETURN_IF_ERROR(Repipeline(s));  // replays the whole buffer, this piece included
-    }
-    if (buffer_.size() == chunk_size_) RETURN_IF_ERROR(EndChunk());
+    size_t take = std::min<uint64_t>(
+        {data.size(), kPiece - filling_.size(), chunk_size_ - chunk_fill_});
+    filling_.append(data.data(), take);
+    chunk_fill_ += take;
+    offset += take;
     data.remove_prefix(take);
+    bool chunk_end = chunk_fill_ == chunk_size_;
+    if (filling_.size() == kPiece || chunk_end) RETURN_IF_ERROR(Push(chunk_end));
   }
   return absl::OkStatus();
 }
 
+absl::Status Uploader::Push(bool chunk_end) {
+  Piece piece{std::move(filling_), chunk_end};
+  filling_ = std::string();
+  if (chunk_end) chunk_fill_ = 0;
+  return Handle(std::move(piece));
+}
+
+absl::Status Uploader::Handle(Piece piece) {
+  if (!current_.writer) {
+    current_.index = next_index_++;
+    RETURN_IF_ERROR(BeginChunk(&current_));
+  }
+  current_.pieces.push_back(std::move(piece.data));
+  RETURN_IF_ERROR(SendLastPiece());
+  if (piece.chunk_end) RETURN_IF_ERROR(CloseCurrent());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Entry> Uploader::Finish() {
-  if (writer_) RETURN_IF_ERROR(EndChunk());
+  if (!filling_.empty()) RETURN_IF_ERROR(Push(/*chunk_end=*/true));
+  if (closed_.writer) RETURN_IF_ERROR(Settle(&closed_));
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_DigestFinal_ex(sha_, digest, &n);

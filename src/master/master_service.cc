@@ -80,9 +80,11 @@ grpc::Status MasterService::List(grpc::ServerContext*, const ListRequest* req, L
   return Handle(master_, "List", [&] { return master_->List(*req); }, reply);
 }
 
-grpc::Status MasterService::Lookup(grpc::ServerContext*, const LookupRequest* req,
-                                   LookupReply* reply) {
-  return Handle(master_, "Lookup", [&] { return master_->Lookup(req->path()); }, reply);
+grpc::ServerUnaryReactor* MasterService::Lookup(grpc::CallbackServerContext* ctx,
+                                                const LookupRequest* req, LookupReply* reply) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(Handle(master_, "Lookup", [&] { return master_->Lookup(req->path()); }, reply));
+  return reactor;
 }
 
 grpc::Status MasterService::Usage(grpc::ServerContext*, const UsageRequest* req, UsageReply* reply) {

@@ -84,14 +84,20 @@ absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::st
   return store;
 }
 
-MetadataStore::MetadataStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+MetadataStore::MetadataStore(std::unique_ptr<rocksdb::DB> db)
+    : db_(std::move(db)), wal_sync_([this] { return FromRocks(db_->SyncWAL()); }) {}
 
 MetadataStore::~MetadataStore() { db_->Close(); }
 
-absl::Status MetadataStore::Write(rocksdb::WriteBatch* batch) {
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  return FromRocks(db_->Write(wo, batch));
+absl::Status MetadataStore::Commit(rocksdb::WriteBatch* batch, absl::ReleasableMutexLock* lock) {
+  // Applied under the lock (the next check sees it), synced after it: the
+  // WAL is one ordered log, so a synced mutation implies every earlier one is
+  // durable too, and concurrent mutations share one WAL sync.
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), batch);
+  uint64_t ticket = wal_sync_.Ticket();
+  lock->Release();
+  RETURN_IF_ERROR(FromRocks(s));
+  return wal_sync_.Wait(ticket);
 }
 
 absl::StatusOr<Entry> MetadataStore::Get(const std::string& path) const {
@@ -120,7 +126,7 @@ absl::Status MetadataStore::AddParents(const std::string& path, int64_t mtime_ms
 }
 
 absl::StatusOr<Entry> MetadataStore::Mkdir(const std::string& path, int64_t mtime_ms) {
-  absl::MutexLock lock(&write_mu_);
+  absl::ReleasableMutexLock lock(&write_mu_);
   auto existing = Get(path);
   if (existing.ok()) {
     if (existing->type() == Entry::DIR) return existing;
@@ -131,7 +137,7 @@ absl::StatusOr<Entry> MetadataStore::Mkdir(const std::string& path, int64_t mtim
   RETURN_IF_ERROR(AddParents(path, mtime_ms, &batch));
   Entry e = DirEntry(path, mtime_ms);
   batch.Put(NsKey(path), SerializeEntry(e));
-  RETURN_IF_ERROR(Write(&batch));
+  RETURN_IF_ERROR(Commit(&batch, &lock));
   return e;
 }
 
@@ -161,7 +167,7 @@ absl::StatusOr<Entry> MetadataStore::PutFile(const std::string& path, const File
                                              int64_t mtime_ms, bool if_none_match,
                                              std::vector<ChunkRef>* replaced_chunks) {
   if (path == "/") return absl::AlreadyExistsError("a directory exists at /");
-  absl::MutexLock lock(&write_mu_);
+  absl::ReleasableMutexLock lock(&write_mu_);
   RETURN_IF_ERROR(CheckCreatable(path, if_none_match));  // again, now under the lock
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(AddParents(path, mtime_ms, &batch));
@@ -186,7 +192,7 @@ absl::StatusOr<Entry> MetadataStore::PutFile(const std::string& path, const File
     rec.set_replication(file.replication());
     batch.Put(ChunkKey(c.handle()), rec.SerializeAsString());
   }
-  RETURN_IF_ERROR(Write(&batch));
+  RETURN_IF_ERROR(Commit(&batch, &lock));
   if (replaced_chunks != nullptr) *replaced_chunks = std::move(old_chunks);
   return e;
 }
@@ -198,7 +204,7 @@ absl::Status MetadataStore::Rename(const std::string& source, const std::string&
     return absl::InvalidArgumentError(
         cairn::StrCat("cannot move ", source, " into itself (", target, ")"));
   }
-  absl::MutexLock lock(&write_mu_);
+  absl::ReleasableMutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(Entry src, Get(source));
   auto dst = Get(target);
   if (dst.ok()) return absl::AlreadyExistsError(cairn::StrCat("target exists: ", target));
@@ -217,13 +223,13 @@ absl::Status MetadataStore::Rename(const std::string& source, const std::string&
     }
     RETURN_IF_ERROR(FromRocks(it->status()));
   }
-  return Write(&batch);
+  return Commit(&batch, &lock);
 }
 
 absl::Status MetadataStore::Delete(const std::string& path, bool recursive,
                                    std::vector<ChunkRef>* removed) {
   if (path == "/") return absl::InvalidArgumentError("cannot delete /");
-  absl::MutexLock lock(&write_mu_);
+  absl::ReleasableMutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(Entry e, Get(path));
   rocksdb::WriteBatch batch;
   std::vector<ChunkRef> chunks;
@@ -251,7 +257,7 @@ absl::Status MetadataStore::Delete(const std::string& path, bool recursive,
     }
     RETURN_IF_ERROR(FromRocks(it->status()));
   }
-  RETURN_IF_ERROR(Write(&batch));
+  RETURN_IF_ERROR(Commit(&batch, &lock));
   if (removed != nullptr) removed->insert(removed->end(), chunks.begin(), chunks.end());
   return absl::OkStatus();
 }
@@ -338,10 +344,10 @@ absl::Status MetadataStore::ForEachChunk(
 }
 
 absl::Status MetadataStore::PutNode(uint64_t id, const NodeRecord& node) {
-  absl::MutexLock lock(&write_mu_);
+  absl::ReleasableMutexLock lock(&write_mu_);
   rocksdb::WriteBatch batch;
   batch.Put(NodeKey(id), node.SerializeAsString());
-  return Write(&batch);
+  return Commit(&batch, &lock);
 }
 
 absl::Status MetadataStore::ForEachNode(
@@ -359,12 +365,12 @@ absl::Status MetadataStore::ForEachNode(
 }
 
 absl::StatusOr<uint64_t> MetadataStore::ReserveHandles(uint64_t count) {
-  absl::MutexLock lock(&write_mu_);
+  absl::ReleasableMutexLock lock(&write_mu_);
   uint64_t mark = handle_mark_ + count;
   rocksdb::WriteBatch batch;
   batch.Put(kHandleMarkKey, U64Key('x', mark).substr(1));
-  RETURN_IF_ERROR(Write(&batch));
-  handle_mark_ = mark;
+  handle_mark_ = mark;  // a failed sync only skips handles
+  RETURN_IF_ERROR(Commit(&batch, &lock));
   return mark;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/group_sync.h"
 #include "proto/master.pb.h"
 #include "rocksdb/db.h"
 
@@ -100,9 +101,14 @@ class MetadataStore {
   explicit MetadataStore(std::unique_ptr<rocksdb::DB> db);
   // Adds puts for missing ancestors of `path` to `batch`. AlreadyExists if one is a file.
   absl::Status AddParents(const std::string& path, int64_t mtime_ms, rocksdb::WriteBatch* batch) const;
-  absl::Status Write(rocksdb::WriteBatch* batch);
+  // Applies `batch`, releases `lock` (write_mu_), and returns once the batch
+  // is durable (a group commit: one WAL sync for many concurrent mutations).
+  // Readers may see a mutation a moment before it is durable; no caller is
+  // answered before it is.
+  absl::Status Commit(rocksdb::WriteBatch* batch, absl::ReleasableMutexLock* lock);
 
   const std::unique_ptr<rocksdb::DB> db_;
+  GroupSync wal_sync_;
   // Serializes read-check-write sequences of mutations.
   absl::Mutex write_mu_;
   uint64_t handle_mark_ ABSL_GUARDED_BY(write_mu_) = 1;

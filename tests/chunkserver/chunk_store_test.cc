@@ -31,8 +31,8 @@ class ChunkStoreTest : public ::testing::Test {
   }
   absl::StatusOr<std::string> Read(uint64_t handle, uint64_t version, uint64_t off, uint64_t len) {
     std::string out;
-    absl::Status s = store_->Read(handle, version, off, len, 100000, [&](std::string_view p) {
-      out.append(p);
+    absl::Status s = store_->Read(handle, version, off, len, 100000, [&](std::string* p) {
+      out.append(*p);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;

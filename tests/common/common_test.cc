@@ -1,6 +1,11 @@
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/crc32c.h"
+#include "common/file_system.h"
+#include "common/group_sync.h"
 #include "common/mem_file_system.h"
 #include "common/path.h"
 #include "common/units.h"
@@ -99,6 +104,75 @@ TEST(MemFileSystemTest, InjectsFaultsAndRunsOutOfSpace) {
   fs.SetFaultHook(nullptr);
   fs.SetCapacity(4);
   EXPECT_THAT((*f)->Append("12345"), StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
+// Bulk files bypass the page cache with O_DIRECT where the file system has it
+// (and fall back where not, as on tmpfs); either way they must read back byte
+// for byte, whatever the alignment of the sizes and of the appends.
+TEST(PosixFileSystemTest, BulkWritableFileRoundTripsUnalignedSizes) {
+  cairn::testing::TempDir dir;
+  FileSystem* fs = FileSystem::Posix();
+  std::string data;
+  for (size_t i = 0; i < (3 << 20) + 4097; ++i) data.push_back(static_cast<char>(i * 131 + i / 7));
+  for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, size_t{4097},
+                      size_t{1} << 20, (size_t{1} << 20) + 1, data.size()}) {
+    std::string path = dir.path() + "/f" + std::to_string(size);
+    auto f = fs->NewBulkWritableFile(path);
+    ASSERT_THAT(f, IsOk());
+    std::string_view rest(data.data(), size);
+    for (size_t step = 1000; !rest.empty(); step = step * 3 + 17) {  // uneven appends
+      size_t n = std::min(step, rest.size());
+      ASSERT_THAT((*f)->Append(rest.substr(0, n)), IsOk());
+      rest.remove_prefix(n);
+    }
+    ASSERT_THAT((*f)->Sync(), IsOk());
+    ASSERT_THAT((*f)->Append("tail"), IsOk());  // appends after a sync go on
+    ASSERT_THAT((*f)->Sync(), IsOk());
+    ASSERT_THAT((*f)->Close(), IsOk());
+    auto back = ReadFileToString(fs, path);
+    ASSERT_THAT(back, IsOk());
+    EXPECT_TRUE(*back == data.substr(0, size) + "tail") << "size " << size;
+  }
+}
+
+TEST(GroupSyncTest, ConcurrentWaitersShareSyncsAndAllAreCovered) {
+  std::atomic<int> syncs{0};
+  std::atomic<int> written{0}, durable{0};
+  GroupSync group([&] {
+    durable = written.load();  // everything written before the sync began
+    ++syncs;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return absl::OkStatus();
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> uncovered{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        int mine = ++written;
+        uint64_t ticket = group.Ticket();
+        ASSERT_THAT(group.Wait(ticket), IsOk());
+        if (durable.load() < mine) ++uncovered;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(uncovered.load(), 0);
+  EXPECT_LT(syncs.load(), 200);  // shared: fewer syncs than writes
+  EXPECT_GE(syncs.load(), 1);
+}
+
+TEST(GroupSyncTest, AFailedSyncFailsTheWaitersItCoveredAndLaterOnesRetry) {
+  bool fail = true;
+  int calls = 0;
+  GroupSync group([&] {
+    ++calls;
+    return fail ? absl::InternalError("disk on fire") : absl::OkStatus();
+  });
+  EXPECT_THAT(group.Sync(), StatusIs(absl::StatusCode::kInternal));
+  fail = false;
+  EXPECT_THAT(group.Sync(), IsOk());
+  EXPECT_EQ(calls, 2);
 }
 
 }  // namespace
