@@ -9,7 +9,9 @@
 //   lookup1 Lookup of files with one chunk (three locations): the PUT files of
 //           cairn-loadgen, --chunked_prefix/c<k>/<n> for n < files[k], where
 //           --chunked_files is loadgen's `written` list (comma-separated)
-// With --master_pid, each op also reports the master's CPU seconds and ops per
+//   lookup_pipelined, lookup1_pipelined: the same lookups, each thread keeping
+//           --inflight of them in flight on its channel (gRPC's callback API),
+//           as a busy gateway does; every other op is one call at a time. With --master_pid, each op also reports the master's CPU seconds and ops per
 // master CPU second (what one dedicated core would give).
 //
 // Prints one JSON object on stdout, one member per op.
@@ -21,7 +23,9 @@
 #include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <condition_variable>
 #include <latch>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -31,6 +35,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "proto/master.grpc.pb.h"
@@ -92,6 +97,20 @@ struct Options {
   std::vector<std::pair<uint64_t, uint64_t>> chunked;  // (loadgen client, files) with files > 0
 };
 
+// The Lookup request of `op` (lookup or lookup1) for worker `i`, iteration `n`.
+cairn::LookupRequest LookupOf(const std::string& op, const Options& o, int i, uint64_t n,
+                              const Worker& w) {
+  cairn::LookupRequest req;
+  if (op == "lookup") {
+    req.set_path(o.prefix + "/files/t" + std::to_string(i) + "/f" + std::to_string(n % w.created));
+  } else {  // lookup1
+    const auto& [k, files] = o.chunked[(n + i) % o.chunked.size()];
+    uint64_t f = (n / o.chunked.size()) % files;
+    req.set_path(o.chunked_prefix + "/c" + std::to_string(k) + "/" + std::to_string(f));
+  }
+  return req;
+}
+
 // One operation of `op` for worker `i`, iteration `n`.
 grpc::Status RunOne(const std::string& op, const Options& o, int i, uint64_t n, Worker& w) {
   std::string t = "/t" + std::to_string(i);
@@ -116,20 +135,66 @@ grpc::Status RunOne(const std::string& op, const Options& o, int i, uint64_t n, 
     if (s.ok()) ++w.created;
     return s;
   }
-  cairn::LookupRequest req;
-  if (op == "lookup") {
-    req.set_path(o.prefix + "/files" + t + "/f" + std::to_string(n % w.created));
-  } else {  // lookup1
-    const auto& [k, files] = o.chunked[(n + i) % o.chunked.size()];
-    uint64_t f = (n / o.chunked.size()) % files;
-    req.set_path(o.chunked_prefix + "/c" + std::to_string(k) + "/" + std::to_string(f));
-  }
+  cairn::LookupRequest req = LookupOf(op, o, i, n, w);
   cairn::LookupReply reply;
   return w.stub->Lookup(Call().get(), req, &reply);
 }
 
+// Thread i keeps `inflight` lookups going until `deadline`: each completion
+// (on a gRPC thread) records its result and starts the next.
+void RunLookupsInFlight(const std::string& op, const Options& o, int i, Worker& w, int inflight,
+                        Clock::time_point deadline) {
+  struct Call {
+    grpc::ClientContext ctx;
+    cairn::LookupRequest req;
+    cairn::LookupReply reply;
+    Clock::time_point t0;
+  };
+  std::mutex mu;
+  std::condition_variable idle;
+  int outstanding = 0;
+  uint64_t next = 0;
+  // Starts one more lookup unless the deadline passed. Called without `mu`
+  // held, as gRPC may run a completion inline.
+  std::function<void()> start = [&] {
+    auto* c = new Call;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (Clock::now() >= deadline) {
+        delete c;
+        if (outstanding == 0) idle.notify_all();
+        return;
+      }
+      c->req = LookupOf(op, o, i, next++, w);
+      ++outstanding;
+    }
+    c->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    c->t0 = Clock::now();
+    w.stub->async()->Lookup(&c->ctx, &c->req, &c->reply, [&, c](grpc::Status s) {
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - c->t0).count();
+      delete c;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (s.ok()) {
+          ++w.ok;
+          w.latencies_ms.push_back(ms);
+        } else {
+          ++w.errors;
+          if (w.first_error.empty()) w.first_error = s.error_message();
+        }
+        --outstanding;
+      }
+      start();
+    });
+  };
+  for (int k = 0; k < inflight; ++k) start();
+  std::unique_lock<std::mutex> lock(mu);
+  idle.wait(lock, [&] { return outstanding == 0; });
+}
+
 nlohmann::json RunOp(const std::string& op, const Options& o, std::vector<Worker>& workers,
-                     double seconds, int master_pid) {
+                     double seconds, int master_pid, int inflight) {
+  const bool pipelined = inflight > 1;
   for (Worker& w : workers) {
     w.latencies_ms.clear();
     w.ok = w.errors = 0;
@@ -142,6 +207,7 @@ nlohmann::json RunOp(const std::string& op, const Options& o, std::vector<Worker
     threads.emplace_back([&, i] {
       Worker& w = workers[i];
       go.wait();
+      if (pipelined) return RunLookupsInFlight(op, o, static_cast<int>(i), w, inflight, deadline);
       for (uint64_t n = 0; Clock::now() < deadline; ++n) {
         auto t0 = Clock::now();
         grpc::Status s = RunOne(op, o, static_cast<int>(i), n, w);
@@ -178,6 +244,7 @@ nlohmann::json RunOp(const std::string& op, const Options& o, std::vector<Worker
   std::sort(all.begin(), all.end());
   nlohmann::json j;
   j["threads"] = workers.size();
+  j["inflight_per_thread"] = pipelined ? inflight : 1;
   j["seconds"] = elapsed;
   j["ops"] = ok;
   j["errors"] = errors;
@@ -200,10 +267,12 @@ int main(int argc, char** argv) {
   std::string master = "127.0.0.1:9090", ops = "mkdir,create,lookup";
   Options o;
   o.prefix = "/bench/meta";
-  int threads = 8, master_pid = 0;
+  int threads = 8, master_pid = 0, inflight = 1;
   double seconds = 5;
   app.add_option("--master", master, "master gRPC host:port");
-  app.add_option("--ops", ops, "comma-separated: mkdir, create, lookup, lookup1");
+  app.add_option("--ops", ops,
+                 "comma-separated: mkdir, create, lookup, lookup1, lookup_pipelined, "
+                 "lookup1_pipelined");
   app.add_option("--threads", threads, "client threads, one channel each")
       ->check(CLI::Range(1, 1024));
   app.add_option("--seconds", seconds, "seconds per op");
@@ -213,6 +282,8 @@ int main(int argc, char** argv) {
   app.add_option("--chunked_files", chunked_files,
                  "lookup1: files each loadgen client wrote, comma-separated");
   app.add_option("--master_pid", master_pid, "master process, for its CPU time");
+  app.add_option("--inflight", inflight, "lookups each thread keeps in flight (callback API)")
+      ->check(CLI::Range(1, 4096));
   CLI11_PARSE(app, argc, argv);
   uint64_t k = 0;
   for (absl::string_view item : absl::StrSplit(chunked_files, ',', absl::SkipEmpty())) {
@@ -235,7 +306,15 @@ int main(int argc, char** argv) {
   }
   nlohmann::json out = nlohmann::json::object();
   std::vector<std::string> op_list = absl::StrSplit(ops, ',', absl::SkipEmpty());
-  for (const std::string& op : op_list) {
+  for (const std::string& name : op_list) {
+    // lookup_pipelined, lookup1_pipelined: the lookups with --inflight calls
+    // in flight per thread.
+    const bool pipelined = absl::EndsWith(name, "_pipelined");
+    const std::string op = pipelined ? name.substr(0, name.size() - 10) : name;
+    if (pipelined && op != "lookup" && op != "lookup1") {
+      std::cerr << "cairn-metabench: only lookups can be pipelined\n";
+      return 2;
+    }
     if (op == "lookup") {
       for (const Worker& w : workers) {
         if (w.created == 0) {
@@ -252,7 +331,7 @@ int main(int argc, char** argv) {
       std::cerr << "cairn-metabench: unknown op " << op << "\n";
       return 2;
     }
-    out[op] = RunOp(op, o, workers, seconds, master_pid);
+    out[name] = RunOp(op, o, workers, seconds, master_pid, pipelined ? inflight : 1);
   }
   std::cout << out.dump() << std::endl;
   return 0;

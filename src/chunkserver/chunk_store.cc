@@ -271,7 +271,7 @@ absl::Status ChunkStore::Read(uint64_t handle, uint64_t version, uint64_t offset
     // Replicas are written past the page cache, so reads come from the disk:
     // ask for the next pieces now, to arrive while this one is sent.
     if (start + want < end) {
-      uint64_t ahead = std::min<uint64_t>(end, start + want + 2 * max_piece);
+      uint64_t ahead = std::min<uint64_t>(end, start + want + 8 * max_piece);
       r->file->Prefetch(start + want, ahead - start - want);
     }
     buf.resize(want);

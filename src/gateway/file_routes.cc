@@ -49,7 +49,7 @@ void HandlePut(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
   if (req.has_header("Content-Length")) {
     absl::SimpleAtoi(ToAbsl(req.get_header_value("Content-Length")), &opts.expected_length);
   }
-  Uploader uploader(ctx->master.get(), &ctx->pool, opts);
+  Uploader uploader(ctx->master.get(), &ctx->pool, &ctx->buffers, opts);
   absl::Status s = uploader.Start();
   if (!s.ok()) return RejectUpload(res, s, &content_reader);
   size_t drained = 0;

@@ -10,6 +10,7 @@
 
 #include "common/metrics.h"
 #include "gateway/chunk_io.h"
+#include "gateway/uploader.h"
 #include "proto/master.grpc.pb.h"
 
 namespace cairn::gateway {
@@ -17,6 +18,7 @@ namespace cairn::gateway {
 struct GatewayContext {
   std::unique_ptr<cairn::Master::Stub> master;
   ChunkserverPool pool;
+  BufferPool buffers{64};  // a 64 MiB chunk's worth of message buffers
   Metrics metrics;
 };
 

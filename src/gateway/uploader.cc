@@ -9,6 +9,10 @@
 namespace cairn::gateway {
 namespace {
 
+// Buffers of at least this size are kept for reuse; smaller ones (small
+// files) are cheap to allocate.
+constexpr size_t kKeepAtLeast = ChunkPipelineWriter::kMessageBytes;
+
 // After Start(), the master not knowing our upload means it restarted (or the
 // upload expired): the client should retry, so that is Unavailable, not NotFound.
 absl::Status UploadCall(const grpc::Status& s) {
@@ -29,8 +33,33 @@ std::string Hex(const unsigned char* p, size_t n) {
 
 }  // namespace
 
-Uploader::Uploader(cairn::Master::Stub* master, ChunkserverPool* pool, UploadOptions options)
-    : master_(master), pool_(pool), options_(std::move(options)), sha_(EVP_MD_CTX_new()) {
+std::string BufferPool::Take(size_t reserve) {
+  std::string buffer;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!kept_.empty() && reserve > kKeepAtLeast / 2) {
+      buffer = std::move(kept_.back());
+      kept_.pop_back();
+    }
+  }
+  buffer.clear();
+  buffer.reserve(reserve);
+  return buffer;
+}
+
+void BufferPool::Give(std::vector<std::string>* buffers) {
+  absl::MutexLock lock(&mu_);
+  for (std::string& b : *buffers) {
+    if (kept_.size() >= max_kept_) break;
+    if (b.capacity() >= kKeepAtLeast) kept_.push_back(std::move(b));
+  }
+  buffers->clear();
+}
+
+Uploader::Uploader(cairn::Master::Stub* master, ChunkserverPool* pool, BufferPool* buffers,
+                   UploadOptions options)
+    : master_(master), pool_(pool), buffers_(buffers), options_(std::move(options)),
+      sha_(EVP_MD_CTX_new()) {
   EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr);
 }
 
@@ -51,8 +80,10 @@ absl::Status Uploader::Start() {
   req.set_path(options_.path);
   req.set_if_none_match(options_.if_none_match);
   req.set_replication(options_.replication);
+  req.set_allocate_first_chunk(options_.expected_length > 0);
   StartUploadReply reply;
   RETURN_IF_ERROR(FromGrpcStatus(master_->StartUpload(MasterCall().get(), req, &reply)));
+  if (reply.has_first_chunk()) first_chunk_ = std::move(*reply.mutable_first_chunk());
   upload_id_ = reply.upload_id();
   chunk_size_ = reply.chunk_size();
   commit_.set_upload_id(upload_id_);
@@ -61,6 +92,11 @@ absl::Status Uploader::Start() {
 
 absl::Status Uploader::BeginChunk(Chunk* chunk) {
   chunk->writer.reset();
+  if (first_chunk_.has_value() && chunk->index == 0) {  // allocated by StartUpload
+    chunk->writer = std::make_unique<ChunkPipelineWriter>(pool_, *first_chunk_);
+    first_chunk_.reset();
+    return absl::OkStatus();
+  }
   AllocateChunkRequest req;
   req.set_upload_id(upload_id_);
   req.set_index(chunk->index);
@@ -98,7 +134,7 @@ absl::Status Uploader::Settle(Chunk* chunk) {
       CommittedChunk* c = commit_.add_chunks();
       *c->mutable_chunk() = *ref;
       for (const NodeAddress& r : chunk->writer->allocation().replicas()) c->add_nodes(r.node_id());
-      Recycle(&chunk->pieces);
+      buffers_->Give(&chunk->pieces);
       *chunk = Chunk();
       return absl::OkStatus();
     }
@@ -127,25 +163,6 @@ absl::Status Uploader::CloseCurrent() {
   return absl::OkStatus();
 }
 
-std::string Uploader::NewPiece(size_t reserve) {
-  std::string piece;
-  if (!spare_.empty()) {
-    piece = std::move(spare_.back());
-    spare_.pop_back();
-  }
-  piece.clear();
-  piece.reserve(reserve);
-  return piece;
-}
-
-void Uploader::Recycle(std::vector<std::string>* pieces) {
-  for (std::string& p : *pieces) {
-    if (spare_.size() >= 64) break;  // a chunk's worth at 64 MiB chunks
-    spare_.push_back(std::move(p));
-  }
-  pieces->clear();
-}
-
 absl::Status Uploader::Write(std::string_view data) {
   EVP_DigestUpdate(sha_, data.data(), data.size());
   length_ += data.size();
@@ -158,7 +175,7 @@ absl::Status Uploader::Write(std::string_view data) {
       if (options_.expected_length > offset) {
         room = std::min<uint64_t>(room, options_.expected_length - offset);
       }
-      filling_ = NewPiece(std::max<uint64_t>(room, data.size()));
+      filling_ = buffers_->Take(std::max<uint64_t>(room, data.size()));
     }
     size_t take = std::min<uint64_t>(
         {data.size(), kPiece - filling_.size(), chunk_size_ - chunk_fill_});
@@ -173,25 +190,32 @@ absl::Status Uploader::Write(std::string_view data) {
 }
 
 absl::Status Uploader::Push(bool chunk_end) {
-  Piece piece{std::move(filling_), chunk_end};
-  filling_ = std::string();
-  if (chunk_end) chunk_fill_ = 0;
-  return Handle(std::move(piece));
-}
-
-absl::Status Uploader::Handle(Piece piece) {
   if (!current_.writer) {
     current_.index = next_index_++;
     RETURN_IF_ERROR(BeginChunk(&current_));
   }
-  current_.pieces.push_back(std::move(piece.data));
+  current_.pieces.push_back(std::move(filling_));
+  filling_ = std::string();
   RETURN_IF_ERROR(SendLastPiece());
-  if (piece.chunk_end) RETURN_IF_ERROR(CloseCurrent());
+  // The chunk before this one has long been durable by now (its replicas
+  // sync as soon as its stream ends): collect its answer and free its bytes,
+  // so an upload holds about one chunk, not two.
+  if (closed_.writer && current_.pieces.size() == kSettleAfterPieces) {
+    RETURN_IF_ERROR(Settle(&closed_));
+  }
+  if (chunk_end) {
+    chunk_fill_ = 0;
+    RETURN_IF_ERROR(CloseCurrent());
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<Entry> Uploader::Finish() {
-  if (!filling_.empty()) RETURN_IF_ERROR(Push(/*chunk_end=*/true));
+  if (!filling_.empty()) {
+    RETURN_IF_ERROR(Push(/*chunk_end=*/true));
+  } else if (current_.writer) {
+    RETURN_IF_ERROR(CloseCurrent());  // the body ended on a message boundary inside a chunk
+  }
   if (closed_.writer) RETURN_IF_ERROR(Settle(&closed_));
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;

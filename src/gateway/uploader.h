@@ -1,8 +1,10 @@
 // Uploader: one file upload through the gateway. Splits the byte stream into
-// chunks, streams each through its replica pipeline as it arrives (keeping
-// the current chunk's bytes so a failed pipeline can be retried on other
-// nodes), computes the SHA-256, and commits the file at the master, which
-// makes it visible atomically. Memory: one chunk buffer.
+// chunks, streams each through its replica pipeline as it arrives (keeping a
+// chunk's bytes until its replicas are durable, so a failed pipeline can be
+// retried on other nodes), computes the SHA-256, and commits the file at the
+// master, which makes it visible atomically. Chunk k+1 is sent while chunk
+// k's replicas sync. Memory: about one chunk (the one arriving, plus the
+// first messages of the next while the previous one's replicas confirm).
 //
 // Not thread-safe; one per request. (A second thread per upload, sending
 // while the first receives and hashes, was measured and did not help on a
@@ -13,11 +15,13 @@
 #include <openssl/evp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "gateway/chunk_io.h"
 #include "proto/master.grpc.pb.h"
 
@@ -31,11 +35,30 @@ struct UploadOptions {
   uint64_t expected_length = 0;  // the request's Content-Length, if known: sizes buffers
 };
 
+// Message buffers shared by the gateway's uploads. Reusing them saves the
+// page faults of fresh 1 MiB allocations, and keeps freed ones from piling up
+// in malloc's per-thread arenas (which made the gateway's RSS grow with the
+// number of request threads that had ever uploaded). Thread-safe.
+class BufferPool {
+ public:
+  explicit BufferPool(size_t max_kept) : max_kept_(max_kept) {}
+  // An empty string with room for at least `reserve` bytes.
+  std::string Take(size_t reserve);
+  // Keeps the message-sized ones of `buffers` (up to max_kept) and clears it.
+  void Give(std::vector<std::string>* buffers);
+
+ private:
+  const size_t max_kept_;
+  absl::Mutex mu_;
+  std::vector<std::string> kept_ ABSL_GUARDED_BY(mu_);
+};
+
 class Uploader {
  public:
-  // `master` and `pool` must outlive the uploader. An uploader destroyed
-  // before Finish() aborts the upload (its chunks become garbage).
-  Uploader(cairn::Master::Stub* master, ChunkserverPool* pool, UploadOptions options);
+  // `master`, `pool` and `buffers` must outlive the uploader. An uploader
+  // destroyed before Finish() aborts the upload (its chunks become garbage).
+  Uploader(cairn::Master::Stub* master, ChunkserverPool* pool, BufferPool* buffers,
+           UploadOptions options);
   ~Uploader();
 
   // Registers the upload: errors as Master::StartUpload.
@@ -52,18 +75,9 @@ class Uploader {
     std::vector<std::string> pieces;
     std::unique_ptr<ChunkPipelineWriter> writer;
   };
-  // A message's worth of the body.
-  struct Piece {
-    std::string data;
-    bool chunk_end = false;  // the last piece of its chunk
-  };
-
-  // Sends `filling_` as the next message of the current chunk.
+  // Sends `filling_` as the next message of the current chunk (starting the
+  // chunk if needed); `chunk_end` closes the chunk.
   absl::Status Push(bool chunk_end);
-  // An empty string with room for `reserve` bytes, reusing a spare one.
-  std::string NewPiece(size_t reserve);
-  // Starts a chunk if none is open, sends the piece, closes a complete chunk.
-  absl::Status Handle(Piece piece);
   // Gives `chunk` a new pipeline (a master allocation avoiding excluded_).
   absl::Status BeginChunk(Chunk* chunk);
   // Sends the last piece of `current_`, repipelining on failure.
@@ -78,14 +92,14 @@ class Uploader {
   // Replaces `chunk`'s failed pipeline with one avoiding the failed nodes and
   // replays the chunk's bytes into it; `close` also ends the new stream.
   absl::Status Repipeline(Chunk* chunk, absl::Status cause, bool close);
-  // Keeps settled pieces for reuse (fresh 1 MiB buffers cost page faults).
-  void Recycle(std::vector<std::string>* pieces);
 
   cairn::Master::Stub* const master_;
   ChunkserverPool* const pool_;
+  BufferPool* const buffers_;
   const UploadOptions options_;
   uint64_t upload_id_ = 0;
   uint64_t chunk_size_ = 0;
+  std::optional<AllocateChunkReply> first_chunk_;  // from StartUpload, until used
 
   uint64_t length_ = 0;
   uint64_t chunk_fill_ = 0;  // bytes of the current chunk cut so far
@@ -95,7 +109,8 @@ class Uploader {
   int next_index_ = 0;  // index of the next chunk to allocate
   Chunk current_;       // being received
   Chunk closed_;        // sent in full, awaiting its replicas' acknowledgement
-  std::vector<std::string> spare_;  // at most a chunk's worth
+  // closed_ is settled once this many pieces of the next chunk are sent.
+  static constexpr size_t kSettleAfterPieces = 8;
   std::vector<uint64_t> excluded_;
   CommitUploadRequest commit_;
 };

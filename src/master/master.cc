@@ -326,17 +326,30 @@ absl::StatusOr<StartUploadReply> Master::StartUpload(const StartUploadRequest& r
   RETURN_IF_ERROR(store_->CheckCreatable(req.path(), req.if_none_match()));
   uint32_t replication = req.replication() == 0 ? options_.replication : req.replication();
   if (replication > 16) return absl::InvalidArgumentError("replication must be at most 16");
-  absl::MutexLock lock(&mu_);
-  uint64_t id = next_upload_id_++;
-  Upload& u = uploads_[id];
-  u.path = req.path();
-  u.replication = replication;
-  u.if_none_match = req.if_none_match();
-  u.last_activity = clock_->Now();
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    id = next_upload_id_++;
+    Upload& u = uploads_[id];
+    u.path = req.path();
+    u.replication = replication;
+    u.if_none_match = req.if_none_match();
+    u.last_activity = clock_->Now();
+  }
   StartUploadReply reply;
   reply.set_upload_id(id);
   reply.set_chunk_size(options_.chunk_size);
   reply.set_replication(replication);
+  if (req.allocate_first_chunk()) {
+    AllocateChunkRequest areq;
+    areq.set_upload_id(id);
+    auto first = AllocateChunk(areq);
+    if (!first.ok()) {
+      AbortUpload(id).IgnoreError();
+      return first.status();
+    }
+    *reply.mutable_first_chunk() = *std::move(first);
+  }
   return reply;
 }
 

@@ -44,6 +44,51 @@ TEST(ClusterTest, RoundTripsFilesOfEverySize) {
   }
 }
 
+// The gateway sends chunks in 1 MiB messages and collects a chunk's
+// acknowledgement while the next one is under way (after 8 of its messages,
+// or at its end): bodies that end on a message boundary inside a chunk, or
+// just past one, and chunks of more than 8 messages.
+TEST(ClusterTest, RoundTripsBodiesAroundMessageAndChunkBoundaries) {
+  constexpr uint64_t kMiB = 1 << 20;
+  ClusterOptions o;
+  o.chunk_size = 12 * kMiB;
+  TestCluster c(o);
+  for (uint64_t size : {kMiB, kMiB + 1, 8 * kMiB, 9 * kMiB - 1, 12 * kMiB, 20 * kMiB,
+                        21 * kMiB + 5, 25 * kMiB}) {
+    std::string path = "/msg/f" + std::to_string(size);
+    std::string data = RandomBytes(size, size);
+    auto put = nlohmann::json::parse(Put(c, path, data));
+    EXPECT_EQ(put["size"], size);
+    EXPECT_EQ(put["chunks"], (size + o.chunk_size - 1) / o.chunk_size);
+    EXPECT_TRUE(Get(c, path) == data) << size;
+  }
+}
+
+// A pipeline that fails at its fsync is noticed only when the chunk's answer
+// is collected, by then while the next chunk is being sent: that chunk is
+// replayed on other nodes and the upload still succeeds.
+TEST(ClusterTest, UploadRetriesAChunkWhoseReplicasFailWhileTheNextIsSent) {
+  ClusterOptions o;
+  o.chunkservers = 4;
+  o.chunk_size = 10 << 20;
+  TestCluster c(o);
+  c.fs(1)->SetFaultHook([](MemFileSystem::Op op, const std::string& path) {
+    return op == MemFileSystem::Op::kSync && path.find("/tmp/") != std::string::npos
+               ? absl::InternalError("EIO: disk failing")
+               : absl::OkStatus();
+  });
+  uint64_t bad = c.chunkserver(1)->heartbeat()->node_id();
+  std::string data = RandomBytes(35 << 20, 4);
+  Put(c, "/f", data);
+  EXPECT_TRUE(Get(c, "/f") == data);
+  nlohmann::json info = FileInfo(c, "/f");
+  EXPECT_EQ(info["chunks"].size(), 4u);
+  for (const auto& chunk : info["chunks"]) {
+    EXPECT_EQ(chunk["replicas"].size(), 3u);
+    for (const auto& r : chunk["replicas"]) EXPECT_NE(r["node_id"], bad);
+  }
+}
+
 TEST(ClusterTest, ReadsFailOverWhenAChunkserverIsDown) {
   TestCluster c;
   std::string data = RandomBytes(2 * kChunk + 5, 1);

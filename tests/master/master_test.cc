@@ -109,6 +109,35 @@ TEST_F(MasterTest, RefusesPlacementWithTooFewLiveNodes) {
   EXPECT_THAT(master_->AllocateChunk(a), StatusIs(absl::StatusCode::kUnavailable));
 }
 
+TEST_F(MasterTest, StartUploadCanAllocateTheFirstChunk) {
+  AddNode("a");
+  AddNode("b");
+  StartUploadRequest s;
+  s.set_path("/f");
+  s.set_allocate_first_chunk(true);
+  // Too few nodes: the error of the allocation, and no upload left behind.
+  EXPECT_THAT(master_->StartUpload(s), StatusIs(absl::StatusCode::kUnavailable));
+  AddNode("c");
+  auto up = master_->StartUpload(s);
+  ASSERT_THAT(up, IsOk());
+  ASSERT_TRUE(up->has_first_chunk());
+  EXPECT_EQ(up->first_chunk().replicas_size(), 3);
+  EXPECT_NE(up->first_chunk().chunk().handle(), 0u);
+  // It is the upload's own chunk: the commit accepts it.
+  CommitUploadRequest c;
+  c.set_upload_id(up->upload_id());
+  CommittedChunk* cc = c.add_chunks();
+  *cc->mutable_chunk() = up->first_chunk().chunk();
+  cc->mutable_chunk()->set_size(10);
+  for (const auto& r : up->first_chunk().replicas()) cc->add_nodes(r.node_id());
+  c.set_length(10);
+  EXPECT_THAT(master_->CommitUpload(c), IsOk());
+  s.set_allocate_first_chunk(false);
+  auto plain = master_->StartUpload(s);
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_FALSE(plain->has_first_chunk());
+}
+
 TEST_F(MasterTest, PlacesOnDistinctNodesAndRecordsLocations) {
   for (const char* z : {"a", "b", "c", "a"}) AddNode(z);
   ChunkRef c = Upload("/dir/f");
