@@ -89,6 +89,16 @@ struct Worker {
   std::vector<double> latencies_ms;
   uint64_t ok = 0, errors = 0;
   std::string first_error;
+
+  void Record(const grpc::Status& s, double ms) {
+    if (s.ok()) {
+      ++ok;
+      latencies_ms.push_back(ms);
+    } else {
+      ++errors;
+      if (first_error.empty()) first_error = s.error_message();
+    }
+  }
 };
 
 struct Options {
@@ -175,13 +185,7 @@ void RunLookupsInFlight(const std::string& op, const Options& o, int i, Worker& 
       delete c;
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (s.ok()) {
-          ++w.ok;
-          w.latencies_ms.push_back(ms);
-        } else {
-          ++w.errors;
-          if (w.first_error.empty()) w.first_error = s.error_message();
-        }
+        w.Record(s, ms);
         --outstanding;
       }
       start();
@@ -212,13 +216,7 @@ nlohmann::json RunOp(const std::string& op, const Options& o, std::vector<Worker
         auto t0 = Clock::now();
         grpc::Status s = RunOne(op, o, static_cast<int>(i), n, w);
         double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        if (s.ok()) {
-          ++w.ok;
-          w.latencies_ms.push_back(ms);
-        } else {
-          ++w.errors;
-          if (w.first_error.empty()) w.first_error = s.error_message();
-        }
+        w.Record(s, ms);
       }
     });
   }

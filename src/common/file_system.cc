@@ -64,7 +64,7 @@ class PosixWritableFile : public WritableFile {
     return absl::OkStatus();
   }
 
- private:
+ protected:
   const std::string path_;
   int fd_;
 };
@@ -75,20 +75,17 @@ class PosixWritableFile : public WritableFile {
 // rest of a chunkserver's write path. Sync() writes the unaligned tail without
 // O_DIRECT and fdatasyncs. If the file system rejects a direct write (EINVAL),
 // the file quietly continues buffered.
-class PosixDirectWritableFile : public WritableFile {
+class PosixDirectWritableFile : public PosixWritableFile {
  public:
   static constexpr size_t kAlign = 4096;
   static constexpr size_t kBufferSize = 1 << 20;
 
   PosixDirectWritableFile(std::string path, int fd)
-      : path_(std::move(path)), fd_(fd),
+      : PosixWritableFile(std::move(path), fd),
         buf_(static_cast<char*>(std::aligned_alloc(kAlign, kBufferSize))) {}
-  ~PosixDirectWritableFile() override {
-    if (fd_ >= 0) ::close(fd_);
-    std::free(buf_);
-  }
+  ~PosixDirectWritableFile() override { std::free(buf_); }
   absl::Status Append(std::string_view data) override {
-    if (!direct_) return WriteAll(data);
+    if (!direct_) return PosixWritableFile::Append(data);
     while (!data.empty()) {
       size_t take = std::min(data.size(), kBufferSize - fill_);
       std::memcpy(buf_ + fill_, data.data(), take);
@@ -105,18 +102,11 @@ class PosixDirectWritableFile : public WritableFile {
       if (wrote_direct_) RETURN_IF_ERROR(FlushAligned());
       if (fill_ > 0 || !wrote_direct_) {
         RETURN_IF_ERROR(StopDirect());
-        RETURN_IF_ERROR(WriteAll(std::string_view(buf_, fill_)));
+        RETURN_IF_ERROR(PosixWritableFile::Append(std::string_view(buf_, fill_)));
         fill_ = 0;
       }
     }
-    if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync", path_, errno);
-    return absl::OkStatus();
-  }
-  absl::Status Close() override {
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) return ErrnoStatus("close", path_, errno);
-    return absl::OkStatus();
+    return PosixWritableFile::Sync();
   }
 
  private:
@@ -135,7 +125,9 @@ class PosixDirectWritableFile : public WritableFile {
       done += static_cast<size_t>(n);
       wrote_direct_ = true;
     }
-    if (done < aligned) RETURN_IF_ERROR(WriteAll(std::string_view(buf_ + done, aligned - done)));
+    if (done < aligned) {
+      RETURN_IF_ERROR(PosixWritableFile::Append(std::string_view(buf_ + done, aligned - done)));
+    }
     std::memmove(buf_, buf_ + aligned, fill_ - aligned);
     fill_ -= aligned;
     return absl::OkStatus();
@@ -148,20 +140,7 @@ class PosixDirectWritableFile : public WritableFile {
     direct_ = false;
     return absl::OkStatus();
   }
-  absl::Status WriteAll(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus("write", path_, errno);
-      }
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return absl::OkStatus();
-  }
 
-  const std::string path_;
-  int fd_;
   char* const buf_;
   size_t fill_ = 0;
   bool direct_ = true;

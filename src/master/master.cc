@@ -292,9 +292,11 @@ absl::StatusOr<ListReply> Master::List(const ListRequest& req) {
 absl::StatusOr<LookupReply> Master::Lookup(const std::string& path) {
   RETURN_IF_ERROR(ValidatePath(path));
   LookupReply reply;
+  // Held across the read of the entry, so a concurrent replace or delete
+  // cannot forget the chunks of the entry read before they are resolved.
+  absl::ReaderMutexLock lock(&mu_);
   ASSIGN_OR_RETURN(*reply.mutable_entry(), store_->Get(path));
   if (reply.entry().type() != Entry::FILE) return reply;
-  absl::ReaderMutexLock lock(&mu_);
   absl::Time now = clock_->Now();
   for (const ChunkRef& c : reply.entry().file().chunks()) {
     ChunkLocations* locs = reply.add_locations();
@@ -462,22 +464,30 @@ absl::StatusOr<Entry> Master::CommitUpload(const CommitUploadRequest& req) {
   meta.set_replication(upload.replication);
   meta.set_sha256(req.sha256());
   for (const CommittedChunk& c : req.chunks()) *meta.add_chunks() = c.chunk();
+  {
+    // Readers see the new entry as soon as PutFile applies it, a moment
+    // before it is synced: its chunks must be locatable by then.
+    absl::MutexLock lock(&mu_);
+    for (const CommittedChunk& c : req.chunks()) {
+      Chunk& chunk = chunks_[c.chunk().handle()];
+      chunk.version = c.chunk().version();
+      chunk.size = c.chunk().size();
+      chunk.crc32c = c.chunk().crc32c();
+      chunk.replication = upload.replication;
+      for (uint64_t node : c.nodes()) chunk.nodes.push_back(static_cast<uint32_t>(node));
+    }
+  }
   std::vector<ChunkRef> replaced;
   auto entry = store_->PutFile(upload.path, meta, NowMs(), upload.if_none_match, &replaced);
   absl::MutexLock lock(&mu_);
   if (!entry.ok()) {
+    for (const CommittedChunk& c : req.chunks()) chunks_.erase(c.chunk().handle());
     DropUploadLocked(req.upload_id(), /*delete_replicas=*/true);
     return entry.status();
   }
+  // A Lookup holds mu_ from reading the entry to resolving its chunks, so a
+  // reader that saw the old entry still finds the old chunks' locations.
   ForgetChunksLocked(replaced);
-  for (const CommittedChunk& c : req.chunks()) {
-    Chunk& chunk = chunks_[c.chunk().handle()];
-    chunk.version = c.chunk().version();
-    chunk.size = c.chunk().size();
-    chunk.crc32c = c.chunk().crc32c();
-    chunk.replication = upload.replication;
-    for (uint64_t node : c.nodes()) chunk.nodes.push_back(static_cast<uint32_t>(node));
-  }
   // Allocations not in the file (retried chunks) become garbage.
   DropUploadLocked(req.upload_id(), /*delete_replicas=*/true);
   return entry;

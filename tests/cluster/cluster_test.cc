@@ -30,6 +30,15 @@ nlohmann::json FileInfo(TestCluster& c, const std::string& path) {
   return nlohmann::json::parse(res->body);
 }
 
+// Every fsync of a replica being written on `fs` fails, as on a dying disk.
+void FailReplicaSyncs(MemFileSystem* fs) {
+  fs->SetFaultHook([](MemFileSystem::Op op, const std::string& path) {
+    return op == MemFileSystem::Op::kSync && path.find("/tmp/") != std::string::npos
+               ? absl::InternalError("EIO: disk failing")
+               : absl::OkStatus();
+  });
+}
+
 TEST(ClusterTest, RoundTripsFilesOfEverySize) {
   TestCluster c;
   for (uint64_t size : {uint64_t{0}, uint64_t{1}, kChunk - 1, kChunk, kChunk + 1, 3 * kChunk + 777}) {
@@ -72,11 +81,7 @@ TEST(ClusterTest, UploadRetriesAChunkWhoseReplicasFailWhileTheNextIsSent) {
   o.chunkservers = 4;
   o.chunk_size = 10 << 20;
   TestCluster c(o);
-  c.fs(1)->SetFaultHook([](MemFileSystem::Op op, const std::string& path) {
-    return op == MemFileSystem::Op::kSync && path.find("/tmp/") != std::string::npos
-               ? absl::InternalError("EIO: disk failing")
-               : absl::OkStatus();
-  });
+  FailReplicaSyncs(c.fs(1));
   uint64_t bad = c.chunkserver(1)->heartbeat()->node_id();
   std::string data = RandomBytes(35 << 20, 4);
   Put(c, "/f", data);
@@ -124,11 +129,7 @@ TEST(ClusterTest, UploadRetriesAroundAFailingChunkserver) {
   ClusterOptions o;
   o.chunkservers = 4;
   TestCluster c(o);
-  c.fs(1)->SetFaultHook([](MemFileSystem::Op op, const std::string& path) {
-    return op == MemFileSystem::Op::kSync && path.find("/tmp/") != std::string::npos
-               ? absl::InternalError("EIO: disk failing")
-               : absl::OkStatus();
-  });
+  FailReplicaSyncs(c.fs(1));
   uint64_t bad = c.chunkserver(1)->heartbeat()->node_id();
   std::string data = RandomBytes(3 * kChunk, 3);
   Put(c, "/f", data);

@@ -1,6 +1,9 @@
 // The Master's chunkserver protocol and upload lifecycle with a simulated clock.
 #include "master/master.h"
 
+#include <atomic>
+#include <thread>
+
 #include "test_util.h"
 
 namespace cairn::master {
@@ -136,6 +139,29 @@ TEST_F(MasterTest, StartUploadCanAllocateTheFirstChunk) {
   auto plain = master_->StartUpload(s);
   ASSERT_THAT(plain, IsOk());
   EXPECT_FALSE(plain->has_first_chunk());
+}
+
+// A replace is visible to readers a moment before its metadata is synced (the
+// WAL sync is shared by concurrent commits): a reader must still never find
+// the file without the locations of its chunks, old or new.
+TEST_F(MasterTest, ReadersDuringReplacesAlwaysFindChunkLocations) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  Upload("/hot");
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0}, unlocated{0};
+  std::thread reader([&] {
+    while (!done) {
+      auto r = master_->Lookup("/hot");
+      ASSERT_THAT(r, IsOk());
+      ++reads;
+      if (r->locations_size() != 1 || r->locations(0).replicas_size() != 3) ++unlocated;
+    }
+  });
+  for (int i = 0; i < 100; ++i) Upload("/hot");
+  done = true;
+  reader.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(unlocated.load(), 0);
 }
 
 TEST_F(MasterTest, PlacesOnDistinctNodesAndRecordsLocations) {
