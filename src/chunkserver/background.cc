@@ -60,7 +60,10 @@ void RepairWorker::Run() {
     }
     metrics_->Add("cairn_chunkserver_repair_copies_total",
                   s.ok() ? "result=\"ok\"" : "result=\"error\"");
-    if (s.ok()) spdlog::info("copied chunk {} for repair", cmd.chunk().handle());
+    if (s.ok()) {
+      spdlog::info("copied chunk {} for repair", cmd.chunk().handle());
+      if (on_copied_) on_copied_();
+    }
   }
 }
 

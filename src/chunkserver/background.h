@@ -8,6 +8,7 @@
 #define CAIRN_CHUNKSERVER_BACKGROUND_H_
 
 #include <deque>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -30,6 +31,8 @@ class RepairWorker {
   ~RepairWorker();
   // Queues a copy; copies of a chunk already queued or stored are skipped.
   void Enqueue(const ReplicateCommand& cmd);
+  // Called after each successful copy (set before Start()).
+  void OnCopied(std::function<void()> fn) { on_copied_ = std::move(fn); }
   void Start();
   void Stop();
 
@@ -40,6 +43,7 @@ class RepairWorker {
   Metrics* const metrics_;
   RateLimiter limiter_;
   const int threads_;
+  std::function<void()> on_copied_;
   absl::Mutex mu_;
   std::deque<ReplicateCommand> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -35,6 +35,7 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
 
   ChunkStore* store = s->store_.get();
   Heartbeat* heartbeat = s->heartbeat_.get();
+  repair->OnCopied([heartbeat] { heartbeat->BeatSoon(); });
   s->metrics_.Describe("cairn_chunkserver_write_bytes_total", Metrics::Type::kCounter,
                        "Chunk bytes received for writing.", /*unlabeled=*/true);
   s->metrics_.Describe("cairn_chunkserver_read_bytes_total", Metrics::Type::kCounter,

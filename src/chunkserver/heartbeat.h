@@ -47,6 +47,9 @@ class Heartbeat {
   // Beats every interval on a thread until Stop().
   void Start();
   void Stop();
+  // Sends the next heartbeat now rather than at the end of the interval (a
+  // repair copy finished: the master frees its slot and sends the next one).
+  void BeatSoon() { task_.RunSoon(); }
 
   uint64_t node_id() const;
   // OK once registered and the last beat reached the master.

@@ -25,15 +25,23 @@ class PeriodicTask {
     thread_ = std::thread([this] {
       while (!stopping()) {
         fn_();
-        clock_->SleepFor(interval_, &mu_, &stopping_);
+        clock_->SleepFor(interval_, &mu_, &wake_);
+        absl::MutexLock lock(&mu_);
+        wake_ = stopping_;
       }
     });
+  }
+  // Ends the current sleep early: fn runs again as soon as it is free.
+  void RunSoon() {
+    absl::MutexLock lock(&mu_);
+    wake_ = true;
   }
   // Wakes the task from its sleep, waits for fn to return. Idempotent.
   void Stop() {
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
+      wake_ = true;
     }
     if (thread_.joinable()) thread_.join();
   }
@@ -51,6 +59,7 @@ class PeriodicTask {
   const std::function<void()> fn_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;  // ends the sleep: Stop() or RunSoon()
   std::thread thread_;
 };
 

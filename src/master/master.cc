@@ -192,6 +192,7 @@ absl::StatusOr<HeartbeatReply> Master::Heartbeat(const HeartbeatRequest& req) {
   }
   absl::Time now = clock_->Now();
   Node& n = it->second;
+  const uint64_t repaired_before = repair_stats_.repaired;
   bool was_dead = StateLocked(n, now) == NodeState::kDead;
   n.last_heartbeat = now;
   if (!req.address().empty()) n.address = req.address();
@@ -223,6 +224,12 @@ absl::StatusOr<HeartbeatReply> Master::Heartbeat(const HeartbeatRequest& req) {
     spdlog::warn("node {} reports corrupt replica of chunk {}", n.id, r.handle());
     RemoveReplicaLocked(n.id, r.handle());
     n.deletes.push_back(r);
+  }
+  if (repair_stats_.repaired != repaired_before) {
+    // Copies finished: hand out the next ones now (this reply included)
+    // instead of at the next tick and heartbeat.
+    ScheduleRepairsLocked(now);
+    ScheduleRebalanceLocked(now);
   }
   for (ReplicaInfo& r : n.deletes) *reply.add_delete_() = std::move(r);
   n.deletes.clear();

@@ -320,6 +320,30 @@ TEST_F(RepairTest, DeadNodesChunksAreCopiedToANewNode) {
   EXPECT_TRUE(Holders("/f").contains(spare));
 }
 
+// The heartbeat that reports a finished copy carries the next copy for that
+// node: no wait for the next tick and heartbeat.
+TEST_F(RepairTest, AFinishedCopyFreesItsSlotForTheNextInTheSameHeartbeat) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  // Chunks on a, b, c; then d joins and a dies: three copies to d, two at a time.
+  for (int i = 0; i < 3; ++i) Upload("/f" + std::to_string(i));
+  uint64_t spare = AddNode("d");
+  uint64_t victim = nodes_[0];
+  std::set<uint64_t> alive(nodes_.begin(), nodes_.end());
+  alive.erase(victim);
+  for (int i = 0; i < 40 && master_->Cluster().under_replicated() == 0; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    BeatAll(alive);
+    master_->Tick();
+  }
+  HeartbeatReply first = Beat(spare, {}, false);
+  ASSERT_EQ(first.replicate_size(), 2);  // the per-node cap
+  ReplicaInfo done = Replica(first.replicate(0).chunk().handle());
+  HeartbeatReply next = Beat(spare, {done}, false);  // no Tick in between
+  ASSERT_EQ(next.replicate_size(), 1);
+  EXPECT_NE(next.replicate(0).chunk().handle(), first.replicate(0).chunk().handle());
+  EXPECT_NE(next.replicate(0).chunk().handle(), first.replicate(1).chunk().handle());
+}
+
 TEST_F(RepairTest, CopyToANodeThatGoesSilentIsRescheduledAtOnce) {
   for (const char* z : {"a", "b", "c", "d", "e"}) AddNode(z);
   ChunkRef c = Upload("/f");
@@ -423,19 +447,19 @@ TEST_F(RepairTest, RebalancerMovesChunksFromFullestToEmptiestNode) {
   ASSERT_GE(r.replicate_size(), 1);
   // The copy lands; the surplus replica goes from a full node, not the new one.
   uint64_t handle = r.replicate(0).chunk().handle();
-  Beat(fresh, {Replica(handle)}, false);
-  for (uint64_t n : nodes_) {
-    if (n != fresh) beat(n, 400);
-  }
-  master_->Tick();
+  Beat(fresh, {Replica(handle)}, false);  // the master reschedules at once
   size_t deletes = 0;
-  for (uint64_t n : nodes_) {
-    HeartbeatReply reply = beat(n, n == fresh ? 100 : 400);
+  auto count_deletes = [&](uint64_t n, const HeartbeatReply& reply) {
     for (const auto& d : reply.delete_()) {
       EXPECT_NE(n, fresh);
       deletes += d.handle() == handle;
     }
+  };
+  for (uint64_t n : nodes_) {
+    if (n != fresh) count_deletes(n, beat(n, 400));
   }
+  master_->Tick();
+  for (uint64_t n : nodes_) count_deletes(n, beat(n, n == fresh ? 100 : 400));
   EXPECT_EQ(deletes, 1u);
 }
 
