@@ -6,6 +6,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chunkserver/chunkserver_server.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/units.h"
 
 int main(int argc, char** argv) {
@@ -37,9 +38,7 @@ int main(int argc, char** argv) {
   app.add_option("--scrub_pause", scrub_pause, "pause between full scrub passes")
       ->envname("SCRUB_PAUSE")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  // Debian's Abseil checks every lock order even in release builds; that costs
-  // time on every lock. Thread-safety annotations and the tests cover lock order.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  cairn::TuneDaemonProcess();
 
   auto fail = [](const absl::Status& s) {
     std::cerr << "cairn-chunkserver: " << s.message() << "\n";

@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "gateway/gateway_server.h"
 
 int main(int argc, char** argv) {
@@ -22,9 +23,7 @@ int main(int argc, char** argv) {
   app.add_option("--log_level", log_level, "debug, info, warn or error")
       ->envname("LOG_LEVEL")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  // Debian's Abseil checks every lock order even in release builds; that costs
-  // time on every lock. Thread-safety annotations and the tests cover lock order.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  cairn::TuneDaemonProcess();
   if (auto s = cairn::InitLogging(log_level); !s.ok()) {
     std::cerr << "cairn-gateway: " << s.message() << "\n";
     return 2;

@@ -6,6 +6,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/units.h"
 #include "master/master_server.h"
 
@@ -35,9 +36,7 @@ int main(int argc, char** argv) {
                  "how long replicas of deleted or replaced files are kept for readers")
       ->envname("GC_GRACE")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  // Debian's Abseil checks every lock order even in release builds; that costs
-  // time on every lock. Thread-safety annotations and the tests cover lock order.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  cairn::TuneDaemonProcess();
 
   auto fail = [](const absl::Status& s) {
     std::cerr << "cairn-master: " << s.message() << "\n";
