@@ -231,8 +231,12 @@ absl::StatusOr<HeartbeatReply> Master::Heartbeat(const HeartbeatRequest& req) {
     ScheduleRepairsLocked(now);
     ScheduleRebalanceLocked(now);
   }
-  for (ReplicaInfo& r : n.deletes) *reply.add_delete_() = std::move(r);
-  n.deletes.clear();
+  // Deletes wait while GC is not allowed (safe mode, a backup's pause), also
+  // those queued before the pause began: a backup must not see files vanish.
+  if (GcAllowedLocked(now)) {
+    for (ReplicaInfo& r : n.deletes) *reply.add_delete_() = std::move(r);
+    n.deletes.clear();
+  }
   for (ReplicateCommand& c : n.replicate) *reply.add_replicate() = std::move(c);
   n.replicate.clear();
   return reply;

@@ -131,12 +131,14 @@ void Master::ScheduleRepairsLocked(absl::Time now) {
       }
     }
     if (source == 0) continue;
-    // Target: alive, not draining, not holding it, with room; a new zone if possible.
+    // Target: alive, not draining, not holding it, with room; a new zone if
+    // possible. And one whose full report is in: a node that has just come
+    // back may hold the chunk without the master knowing yet.
     absl::flat_hash_set<std::string> zones;
     for (uint32_t n : c.nodes) zones.insert(nodes_.at(n).zone);
     std::vector<PlacementCandidate> fresh_zone, any_zone;
     for (const auto& [id, n] : nodes_) {
-      if (n.draining || StateLocked(n, now) != NodeState::kAlive ||
+      if (n.draining || !n.reported || StateLocked(n, now) != NodeState::kAlive ||
           n.copies_in >= options_.repair_per_node ||
           std::find(c.nodes.begin(), c.nodes.end(), id) != c.nodes.end()) {
         continue;

@@ -262,6 +262,25 @@ TEST_F(MasterTest, CheckpointPausesGc) {
   EXPECT_EQ(Beat(nodes_[0], {Replica(555)}, true).delete__size(), 1);
 }
 
+// A delete decided before a backup's pause is not handed out during it: the
+// backup copies the volumes then, and files must not vanish under it.
+TEST_F(MasterTest, DeletesQueuedBeforeAPauseWaitForItsEnd) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  ChunkRef c = Upload("/f");
+  ASSERT_THAT(master_->Delete("/f", false), IsOk());
+  clock_.Advance(absl::Minutes(1));  // past the GC grace
+  master_->Tick();                   // the replicas' deletes are queued now
+  ASSERT_THAT(master_->Checkpoint(dir_.path() + "/cp", absl::Minutes(5)), IsOk());
+  for (uint64_t n : nodes_) EXPECT_EQ(Beat(n, {}, false).delete__size(), 0);
+  master_->ResumeGc();
+  int deletes = 0;
+  for (uint64_t n : nodes_) {
+    HeartbeatReply reply = Beat(n, {}, false);
+    for (const auto& d : reply.delete_()) deletes += d.handle() == c.handle();
+  }
+  EXPECT_EQ(deletes, 3);
+}
+
 }  // namespace
 }  // namespace cairn::master
 
@@ -342,6 +361,34 @@ TEST_F(RepairTest, AFinishedCopyFreesItsSlotForTheNextInTheSameHeartbeat) {
   ASSERT_EQ(next.replicate_size(), 1);
   EXPECT_NE(next.replicate(0).chunk().handle(), first.replicate(0).chunk().handle());
   EXPECT_NE(next.replicate(0).chunk().handle(), first.replicate(1).chunk().handle());
+}
+
+// A node that has just come back has not said yet what it holds: it gets no
+// copies until its full report is in (it may hold the very chunk).
+TEST_F(RepairTest, NoCopiesToANodeBeforeItsFullReport) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  Upload("/f");
+  uint64_t spare = AddNode("d");
+  uint64_t victim = nodes_[0];
+  std::set<uint64_t> alive(nodes_.begin(), nodes_.end());
+  alive.erase(victim);
+  // The spare goes silent too, long enough to be dead, and comes back
+  // beating without a full report.
+  alive.erase(spare);
+  for (int i = 0; i < 40 && master_->Cluster().under_replicated() == 0; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    BeatAll(alive);
+    master_->Tick();
+  }
+  ASSERT_EQ(master_->Cluster().under_replicated(), 1u);
+  EXPECT_EQ(Beat(spare, {}, false).replicate_size(), 0);
+  master_->Tick();
+  HeartbeatReply r = Beat(spare, {}, false);
+  EXPECT_TRUE(r.want_full_report());
+  EXPECT_EQ(r.replicate_size(), 0);
+  Beat(spare, {}, true);  // the full report: it holds nothing
+  master_->Tick();
+  EXPECT_EQ(Beat(spare, {}, false).replicate_size(), 1);
 }
 
 TEST_F(RepairTest, CopyToANodeThatGoesSilentIsRescheduledAtOnce) {
