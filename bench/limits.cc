@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,23 +28,16 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "bench_util.h"
 #include "nlohmann/json.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using cairn::bench::Clock;
 constexpr size_t kMiB = 1 << 20;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-// CPU seconds (user + system) of this process so far.
-double CpuSeconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
-         u.ru_stime.tv_usec / 1e6;
 }
 
 [[noreturn]] void Die(const std::string& what) {
@@ -86,7 +78,7 @@ nlohmann::json Disk(const std::string& dir, uint64_t bytes, int writers, uint64_
   std::vector<std::string> paths;
   for (int i = 0; i < writers; ++i) paths.push_back(dir + "/disk-" + std::to_string(i));
   std::vector<double> each(writers);
-  double cpu0 = CpuSeconds();
+  double cpu0 = cairn::bench::SelfCpuSeconds();
   auto start = Clock::now();
   std::vector<std::thread> threads;
   for (int i = 0; i < writers; ++i) {
@@ -114,7 +106,7 @@ nlohmann::json Disk(const std::string& dir, uint64_t bytes, int writers, uint64_
   }
   for (auto& t : threads) t.join();
   double elapsed = Seconds(start);
-  double cpu = CpuSeconds() - cpu0;
+  double cpu = cairn::bench::SelfCpuSeconds() - cpu0;
   if (!keep) {
     for (const auto& p : paths) ::unlink(p.c_str());
   }
@@ -227,7 +219,7 @@ nlohmann::json Tcp(uint64_t bytes) {
   int one = 1;
   ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   std::vector<char> block = RandomBytes(kMiB, 7);
-  double cpu0 = CpuSeconds();
+  double cpu0 = cairn::bench::SelfCpuSeconds();
   auto t0 = Clock::now();
   for (uint64_t done = 0; done < bytes; done += kMiB) {
     WriteAll(c, block.data(), std::min<uint64_t>(kMiB, bytes - done), "send");
@@ -235,7 +227,7 @@ nlohmann::json Tcp(uint64_t bytes) {
   ::shutdown(c, SHUT_WR);
   server.join();
   double s = Seconds(t0);
-  double cpu = CpuSeconds() - cpu0;
+  double cpu = cairn::bench::SelfCpuSeconds() - cpu0;
   ::close(c);
   ::close(ls);
   nlohmann::json j;

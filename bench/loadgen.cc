@@ -25,11 +25,13 @@
 #include <httplib.h>
 
 #include "CLI/CLI.hpp"
+#include "bench_util.h"
 #include "nlohmann/json.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using cairn::bench::Clock;
+using cairn::bench::Percentile;
 
 struct ClientResult {
   std::vector<double> latencies_ms;
@@ -52,12 +54,6 @@ std::vector<char> RandomBytes(size_t n, uint64_t seed) {
   }
   out.resize(n);
   return out;
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(p * double(sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
 }
 
 }  // namespace
@@ -154,12 +150,7 @@ int main(int argc, char** argv) {
       }
     });
   }
-  auto start = Clock::now();
-  deadline = start + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(seconds));
-  go.count_down();
-  for (auto& t : threads) t.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  double elapsed = cairn::bench::RunUntilDeadline(seconds, &deadline, &go, &threads);
 
   std::vector<double> all;
   uint64_t ok = 0, errors = 0, bytes = 0;

@@ -15,18 +15,14 @@
 // master CPU second (what one dedicated core would give).
 //
 // Prints one JSON object on stdout, one member per op.
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <iostream>
 #include <condition_variable>
 #include <latch>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +30,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "CLI/CLI.hpp"
+#include "bench_util.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -42,40 +39,10 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using cairn::bench::Clock;
+using cairn::bench::Percentile;
 constexpr char kEmptySha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-double CpuSeconds(int pid) {
-  if (pid <= 0) return 0;
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(f, line);
-  // Fields after the ")" closing the command name: state is field 3; utime 14, stime 15.
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / double(sysconf(_SC_CLK_TCK));
-}
-
-double SelfCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
-         u.ru_stime.tv_usec / 1e6;
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(p * double(sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
-}
 
 std::unique_ptr<grpc::ClientContext> Call() {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -162,21 +129,15 @@ void RunLookupsInFlight(const std::string& op, const Options& o, int i, Worker& 
   };
   std::mutex mu;
   std::condition_variable idle;
-  int outstanding = 0;
+  int outstanding = inflight;  // lanes still running; each ends at the deadline
   uint64_t next = 0;
-  // Starts one more lookup unless the deadline passed. Called without `mu`
-  // held, as gRPC may run a completion inline.
-  std::function<void()> start = [&] {
+  // Issues one lookup on a lane; its completion records the result and issues
+  // the lane's next lookup, or ends the lane once the deadline has passed.
+  std::function<void()> issue = [&] {
     auto* c = new Call;
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (Clock::now() >= deadline) {
-        delete c;
-        if (outstanding == 0) idle.notify_all();
-        return;
-      }
       c->req = LookupOf(op, o, i, next++, w);
-      ++outstanding;
     }
     c->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     c->t0 = Clock::now();
@@ -186,12 +147,16 @@ void RunLookupsInFlight(const std::string& op, const Options& o, int i, Worker& 
       {
         std::lock_guard<std::mutex> lock(mu);
         w.Record(s, ms);
-        --outstanding;
+        if (Clock::now() >= deadline) {
+          // The lane ends; touch nothing of this frame after the unlock.
+          if (--outstanding == 0) idle.notify_all();
+          return;
+        }
       }
-      start();
+      issue();  // this lane still counts in `outstanding`: the frame is alive
     });
   };
-  for (int k = 0; k < inflight; ++k) start();
+  for (int k = 0; k < inflight; ++k) issue();
   std::unique_lock<std::mutex> lock(mu);
   idle.wait(lock, [&] { return outstanding == 0; });
 }
@@ -220,15 +185,11 @@ nlohmann::json RunOp(const std::string& op, const Options& o, std::vector<Worker
       }
     });
   }
-  double master_cpu0 = CpuSeconds(master_pid), self_cpu0 = SelfCpuSeconds();
-  auto start = Clock::now();
-  deadline = start + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(seconds));
-  go.count_down();
-  for (auto& t : threads) t.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  double master_cpu = CpuSeconds(master_pid) - master_cpu0;
-  double self_cpu = SelfCpuSeconds() - self_cpu0;
+  double master_cpu0 = cairn::bench::ProcessCpuSeconds(master_pid);
+  double self_cpu0 = cairn::bench::SelfCpuSeconds();
+  double elapsed = cairn::bench::RunUntilDeadline(seconds, &deadline, &go, &threads);
+  double master_cpu = cairn::bench::ProcessCpuSeconds(master_pid) - master_cpu0;
+  double self_cpu = cairn::bench::SelfCpuSeconds() - self_cpu0;
 
   std::vector<double> all;
   uint64_t ok = 0, errors = 0;
