@@ -175,34 +175,19 @@ void FakeGateway::Route() {
   server_->Get(files, [this](const httplib::Request& req, httplib::Response& res) {
     HandleGet(req, res, req.method == "HEAD");
   });
-  server_->Delete(files,
-                  [this](const httplib::Request& req, httplib::Response& res) {
-                    HandleDelete(req, res);
-                  });
-  server_->Get("/api/v1/list", [this](const httplib::Request& req,
-                                      httplib::Response& res) {
-    HandleList(req, res);
-  });
-  server_->Post("/api/v1/mkdir", [this](const httplib::Request& req,
-                                        httplib::Response& res) {
-    HandleMkdir(req, res);
-  });
-  server_->Post("/api/v1/rename", [this](const httplib::Request& req,
-                                         httplib::Response& res) {
-    HandleRename(req, res);
-  });
-  server_->Get("/api/v1/fileinfo", [this](const httplib::Request& req,
-                                          httplib::Response& res) {
-    HandleFileInfo(req, res);
-  });
-  server_->Get("/api/v1/cluster", [this](const httplib::Request& req,
-                                         httplib::Response& res) {
-    HandleCluster(req, res);
-  });
-  server_->Get("/api/v1/usage", [this](const httplib::Request& req,
-                                       httplib::Response& res) {
-    HandleUsage(req, res);
-  });
+  // A route calling one of our (req, res) handlers.
+  auto to = [this](void (FakeGateway::*handler)(const httplib::Request&, httplib::Response&)) {
+    return [this, handler](const httplib::Request& req, httplib::Response& res) {
+      (this->*handler)(req, res);
+    };
+  };
+  server_->Delete(files, to(&FakeGateway::HandleDelete));
+  server_->Get("/api/v1/list", to(&FakeGateway::HandleList));
+  server_->Post("/api/v1/mkdir", to(&FakeGateway::HandleMkdir));
+  server_->Post("/api/v1/rename", to(&FakeGateway::HandleRename));
+  server_->Get("/api/v1/fileinfo", to(&FakeGateway::HandleFileInfo));
+  server_->Get("/api/v1/cluster", to(&FakeGateway::HandleCluster));
+  server_->Get("/api/v1/usage", to(&FakeGateway::HandleUsage));
 #ifdef CAIRN_FAKE_GATEWAY_UI
   // The real dashboard over fake data: handy for working on the UI.
   server_->Get(R"(/ui/(.*))", [](const httplib::Request& req,

@@ -296,6 +296,15 @@ class RepairTest : public MasterTest {
     for (uint64_t n : alive) replies[n] = Beat(n, {}, false);
     return replies;
   }
+  // Advances the clock a second at a time, beating only `alive` and ticking,
+  // until the master sees an under-replicated chunk (the silent nodes died).
+  void BeatUntilUnderReplicated(const std::set<uint64_t>& alive) {
+    for (int i = 0; i < 40 && master_->Cluster().under_replicated() == 0; ++i) {
+      clock_.Advance(absl::Seconds(1));
+      BeatAll(alive);
+      master_->Tick();
+    }
+  }
   std::set<uint64_t> Holders(const std::string& path) {
     std::set<uint64_t> ids;
     auto info = master_->Lookup(path);
@@ -316,11 +325,7 @@ TEST_F(RepairTest, DeadNodesChunksAreCopiedToANewNode) {
   std::set<uint64_t> alive(nodes_.begin(), nodes_.end());
   alive.erase(victim);
   // The victim goes silent; the others keep beating until it is dead.
-  for (int i = 0; i < 40 && master_->Cluster().under_replicated() == 0; ++i) {
-    clock_.Advance(absl::Seconds(1));
-    BeatAll(alive);
-    master_->Tick();
-  }
+  BeatUntilUnderReplicated(alive);
   EXPECT_EQ(master_->Cluster().under_replicated(), 1u);
   EXPECT_EQ(master_->Cluster().nodes(victim - 1).state(), "dead");
   auto replies = BeatAll(alive);
@@ -349,11 +354,7 @@ TEST_F(RepairTest, AFinishedCopyFreesItsSlotForTheNextInTheSameHeartbeat) {
   uint64_t victim = nodes_[0];
   std::set<uint64_t> alive(nodes_.begin(), nodes_.end());
   alive.erase(victim);
-  for (int i = 0; i < 40 && master_->Cluster().under_replicated() == 0; ++i) {
-    clock_.Advance(absl::Seconds(1));
-    BeatAll(alive);
-    master_->Tick();
-  }
+  BeatUntilUnderReplicated(alive);
   HeartbeatReply first = Beat(spare, {}, false);
   ASSERT_EQ(first.replicate_size(), 2);  // the per-node cap
   ReplicaInfo done = Replica(first.replicate(0).chunk().handle());
@@ -375,11 +376,7 @@ TEST_F(RepairTest, NoCopiesToANodeBeforeItsFullReport) {
   // The spare goes silent too, long enough to be dead, and comes back
   // beating without a full report.
   alive.erase(spare);
-  for (int i = 0; i < 40 && master_->Cluster().under_replicated() == 0; ++i) {
-    clock_.Advance(absl::Seconds(1));
-    BeatAll(alive);
-    master_->Tick();
-  }
+  BeatUntilUnderReplicated(alive);
   ASSERT_EQ(master_->Cluster().under_replicated(), 1u);
   EXPECT_EQ(Beat(spare, {}, false).replicate_size(), 0);
   master_->Tick();
