@@ -5,6 +5,8 @@
 #   docker/cluster.sh scale N | backup | restore DIR | logs [SERVICE...] | shell SERVICE
 #   docker/cluster.sh compose ARGS...      compose with this cluster's files
 #   docker/cluster.sh check-template       chunkserver4 (generated) == chunkserver1
+#   docker/cluster.sh cid SERVICE          the service's container id (for scripts)
+#   docker/cluster.sh jq ARGS...           jq on stdin: the host's, else the image's
 #
 # The cluster has as many chunkservers as it has chunkserver volumes (chunk1..chunkN,
 # at least 3): chunkserver1..3 are in docker-compose.yml, chunkserver4..N are written
@@ -568,5 +570,7 @@ case "$cmd" in
   compose) compose "$@" ;;
   services) services ;;
   check-template) cmd_check_template ;;
+  cid) cid "$1" ;;
+  jq) jqx "$@" ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -123,14 +123,8 @@ cluster_json() { curl -fsS --max-time 10 "$GW/api/v1/cluster"; }
 # The node advertising $a, preferring a live incarnation to removed (drained/dead) ones.
 NODE='[.nodes[] | select(.address == $a)] | ((map(select(.state != "dead" and .state != "drained")) | last) // last)'
 node_id() { cluster_json | jqx -r --arg a "$1:8081" "$NODE | .id // empty"; }
-jqx() {
-  if command -v jq >/dev/null 2>&1; then jq "$@"
-  else docker run --rm -i --network none --entrypoint jq "$CAIRN_IMAGE" "$@"; fi
-}
-cid() {
-  docker ps -aq --filter "label=com.docker.compose.project=$CAIRN_PROJECT" \
-    --filter "label=com.docker.compose.service=$1" | head -n 1
-}
+jqx() { "${CLUSTER[@]}" jq "$@"; }
+cid() { "${CLUSTER[@]}" cid "$1"; }
 
 declare -A SHA=()   # remote path -> sha256 of its content
 FILES_DIR="$WORK/files"
