@@ -5,9 +5,9 @@
 
 namespace cairn::chunkserver {
 
-RepairWorker::RepairWorker(ChunkStore* store, Clock* clock, Metrics* metrics,
-                           uint64_t bytes_per_second, int threads)
-    : store_(store), metrics_(metrics), limiter_(bytes_per_second, clock), threads_(threads) {
+RepairWorker::RepairWorker(ChunkStore* store, StubCache<cairn::Chunkserver>* peers, Clock* clock,
+                           Metrics* metrics, uint64_t bytes_per_second, int threads)
+    : store_(store), peers_(peers), metrics_(metrics), limiter_(bytes_per_second, clock), threads_(threads) {
   metrics_->Describe("cairn_chunkserver_repair_copies_total", Metrics::Type::kCounter,
                      "Chunk copies from peers (repair, rebalancing), by result.");
   metrics_->Describe("cairn_chunkserver_repair_bytes_total", Metrics::Type::kCounter,
@@ -50,7 +50,7 @@ void RepairWorker::Run() {
     }
     absl::Status s = absl::UnavailableError("no source given");
     for (const NodeAddress& src : cmd.sources()) {
-      s = CopyFromPeer(store_, cmd.chunk(), src.address(), [this](size_t n) {
+      s = CopyFromPeer(store_, peers_, cmd.chunk(), src.address(), [this](size_t n) {
         metrics_->Add("cairn_chunkserver_repair_bytes_total", "", static_cast<double>(n));
         return limiter_.Acquire(n, &mu_, &stopping_);
       });

@@ -17,8 +17,10 @@
 #include "chunkserver/chunk_store.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/net.h"
 #include "common/periodic_task.h"
 #include "common/rate_limiter.h"
+#include "proto/chunkserver.grpc.pb.h"
 #include "proto/master.pb.h"
 
 namespace cairn::chunkserver {
@@ -26,8 +28,8 @@ namespace cairn::chunkserver {
 class RepairWorker {
  public:
   // `bytes_per_second` 0: unthrottled. Pointers must outlive the worker.
-  RepairWorker(ChunkStore* store, Clock* clock, Metrics* metrics, uint64_t bytes_per_second,
-               int threads = 2);
+  RepairWorker(ChunkStore* store, StubCache<cairn::Chunkserver>* peers, Clock* clock,
+               Metrics* metrics, uint64_t bytes_per_second, int threads = 2);
   ~RepairWorker();
   // Queues a copy; copies of a chunk already queued or stored are skipped.
   void Enqueue(const ReplicateCommand& cmd);
@@ -40,6 +42,7 @@ class RepairWorker {
   void Run();
 
   ChunkStore* const store_;
+  StubCache<cairn::Chunkserver>* const peers_;
   Metrics* const metrics_;
   RateLimiter limiter_;
   const int threads_;

@@ -11,7 +11,7 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
     const ChunkserverOptions& options, FileSystem* fs, Clock* clock) {
   auto s = std::unique_ptr<ChunkserverServer>(new ChunkserverServer());
   ASSIGN_OR_RETURN(s->store_, ChunkStore::Open(fs, options.root_dir));
-  s->service_ = std::make_unique<ChunkserverService>(s->store_.get(), &s->metrics_);
+  s->service_ = std::make_unique<ChunkserverService>(s->store_.get(), &s->peers_, &s->metrics_);
   ASSIGN_OR_RETURN(s->grpc_, StartGrpcServer(options.listen, {s->service_.get()}, options.announce));
   s->advertise_ = options.advertise;
   if (s->advertise_.empty()) {
@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
     if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
     s->advertise_ = cairn::StrCat(host, ":", s->grpc_.bound.port);
   }
-  s->repair_ = std::make_unique<RepairWorker>(s->store_.get(), clock, &s->metrics_,
+  s->repair_ = std::make_unique<RepairWorker>(s->store_.get(), &s->peers_, clock, &s->metrics_,
                                              options.repair_bandwidth);
   s->scrubber_ = std::make_unique<Scrubber>(s->store_.get(), clock, &s->metrics_,
                                             options.scrub_bandwidth, options.scrub_pause);

@@ -48,6 +48,7 @@ class ChunkserverServer {
   ChunkserverServer() = default;
 
   Metrics metrics_;
+  StubCache<cairn::Chunkserver> peers_;  // pipeline and repair channels to other chunkservers
   std::unique_ptr<ChunkStore> store_;
   std::unique_ptr<ChunkserverService> service_;
   std::unique_ptr<RepairWorker> repair_;

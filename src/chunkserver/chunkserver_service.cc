@@ -33,13 +33,6 @@ grpc::Status Record(Metrics* metrics, const char* method, absl::Time start, grpc
 
 }  // namespace
 
-cairn::Chunkserver::Stub* ChunkserverService::Peer(const std::string& address) {
-  absl::MutexLock lock(&peers_mu_);
-  auto& stub = peers_[address];
-  if (!stub) stub = cairn::Chunkserver::NewStub(MakeChannel(address));
-  return stub.get();
-}
-
 grpc::Status ChunkserverService::WriteChunk(grpc::ServerContext* ctx,
                                             grpc::ServerReader<WriteChunkRequest>* reader,
                                             WriteChunkReply* reply) {
@@ -66,7 +59,7 @@ grpc::Status ChunkserverService::WriteChunkImpl(grpc::ServerContext* ctx,
   if (header.downstream_size() > 0) {
     next = header.downstream(0);
     down_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
-    down = Peer(next)->WriteChunk(&down_ctx, &down_reply);
+    down = peers_->Get(next)->WriteChunk(&down_ctx, &down_reply);
     WriteChunkRequest first;
     first.mutable_header()->set_handle(header.handle());
     first.mutable_header()->set_version(header.version());
@@ -151,17 +144,17 @@ grpc::Status ChunkserverService::DeleteChunk(grpc::ServerContext*, const DeleteC
   return Record(metrics_, "DeleteChunk", start, ToGrpcStatus(store_->Delete(req->handle(), req->version())));
 }
 
-absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::string& source,
+absl::Status CopyFromPeer(ChunkStore* store, StubCache<cairn::Chunkserver>* peers,
+                          const ChunkRef& chunk, const std::string& source,
                           const std::function<bool(size_t)>& pace) {
   if (store->Has(chunk.handle(), chunk.version())) return absl::OkStatus();
   ASSIGN_OR_RETURN(auto writer, store->Create(chunk.handle(), chunk.version()));
-  auto stub = cairn::Chunkserver::NewStub(MakeChannel(source));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   ReadChunkRequest req;
   req.set_handle(chunk.handle());
   req.set_version(chunk.version());
-  auto reader = stub->ReadChunk(&ctx, req);
+  auto reader = peers->Get(source)->ReadChunk(&ctx, req);
   ReadChunkReply piece;
   while (reader->Read(&piece)) {
     if (Crc32c(piece.data()) != piece.data_crc32c()) {
@@ -191,7 +184,7 @@ absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::s
 grpc::Status ChunkserverService::CopyChunk(grpc::ServerContext*, const CopyChunkRequest* req,
                                            CopyChunkReply*) {
   absl::Time start = absl::Now();
-  return Record(metrics_, "CopyChunk", start, ToGrpcStatus(CopyFromPeer(store_, req->chunk(), req->source())));
+  return Record(metrics_, "CopyChunk", start, ToGrpcStatus(CopyFromPeer(store_, peers_, req->chunk(), req->source())));
 }
 
 }  // namespace cairn::chunkserver

@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chunkserver/chunk_store.h"
 #include "common/metrics.h"
+#include "common/net.h"
 #include "proto/chunkserver.grpc.pb.h"
 
 namespace cairn::chunkserver {
@@ -21,13 +22,16 @@ inline constexpr size_t kStreamPiece = 1 << 20;
 // checking the whole-chunk CRC32C and size against `chunk`. DataLoss on a
 // mismatch. `pace`, if set, is called before each piece is written with its
 // size; returning false cancels the copy.
-absl::Status CopyFromPeer(ChunkStore* store, const ChunkRef& chunk, const std::string& source,
+absl::Status CopyFromPeer(ChunkStore* store, StubCache<cairn::Chunkserver>* peers,
+                          const ChunkRef& chunk, const std::string& source,
                           const std::function<bool(size_t)>& pace = nullptr);
 
 class ChunkserverService final : public cairn::Chunkserver::Service {
  public:
-  // `store` and `metrics` must outlive the service.
-  ChunkserverService(ChunkStore* store, Metrics* metrics) : store_(store), metrics_(metrics) {}
+  // `store`, `peers` and `metrics` must outlive the service. `peers` holds
+  // the channels to the rest of each pipeline, reused by every write.
+  ChunkserverService(ChunkStore* store, StubCache<cairn::Chunkserver>* peers, Metrics* metrics)
+      : store_(store), peers_(peers), metrics_(metrics) {}
 
   // Reads the stream into a local replica while forwarding it to the rest of
   // the pipeline; replies only when every replica downstream is durable too.
@@ -43,16 +47,12 @@ class ChunkserverService final : public cairn::Chunkserver::Service {
                          CopyChunkReply* reply) override;
 
  private:
-  // One stub (and channel) per peer, reused by every pipeline: a channel per
-  // chunk made concurrent writes share and lose short-lived connections.
-  cairn::Chunkserver::Stub* Peer(const std::string& address);
   grpc::Status WriteChunkImpl(grpc::ServerContext* ctx, grpc::ServerReader<WriteChunkRequest>* reader,
                               WriteChunkReply* reply);
 
   ChunkStore* const store_;
+  StubCache<cairn::Chunkserver>* const peers_;
   Metrics* const metrics_;
-  absl::Mutex peers_mu_;
-  std::map<std::string, std::unique_ptr<cairn::Chunkserver::Stub>> peers_ ABSL_GUARDED_BY(peers_mu_);
 };
 
 }  // namespace cairn::chunkserver

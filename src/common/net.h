@@ -6,12 +6,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 
 namespace httplib {
@@ -41,6 +43,24 @@ absl::StatusOr<GrpcServer> StartGrpcServer(std::string_view listen,
                                            bool announce = true);
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// One stub (and channel) per address, made on first use and kept: a channel
+// per call would pay a connection each time, and concurrent calls to one peer
+// share its connection. Thread-safe.
+template <typename Service>
+class StubCache {
+ public:
+  typename Service::Stub* Get(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    auto& stub = stubs_[address];
+    if (!stub) stub = Service::NewStub(MakeChannel(address));
+    return stub.get();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<typename Service::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+};
 
 // An httplib server on its own thread. Stop() (or destruction) stops it.
 class HttpServer {

@@ -8,13 +8,6 @@
 
 namespace cairn::gateway {
 
-cairn::Chunkserver::Stub* ChunkserverPool::Get(const std::string& address) {
-  absl::MutexLock lock(&mu_);
-  auto& stub = stubs_[address];
-  if (!stub) stub = cairn::Chunkserver::NewStub(MakeChannel(address));
-  return stub.get();
-}
-
 ChunkPipelineWriter::ChunkPipelineWriter(ChunkserverPool* pool,
                                          const AllocateChunkReply& allocation)
     : allocation_(allocation) {

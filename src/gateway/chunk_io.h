@@ -12,20 +12,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/net.h"
 #include "proto/chunkserver.grpc.pb.h"
 #include "proto/master.pb.h"
 
 namespace cairn::gateway {
 
-// Caches one gRPC channel per chunkserver address. Thread-safe.
-class ChunkserverPool {
- public:
-  cairn::Chunkserver::Stub* Get(const std::string& address);
-
- private:
-  absl::Mutex mu_;
-  std::map<std::string, std::unique_ptr<cairn::Chunkserver::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
-};
+// One channel per chunkserver address.
+using ChunkserverPool = StubCache<cairn::Chunkserver>;
 
 // Streams one chunk to the first replica of a pipeline, which forwards it to
 // the rest. Not thread-safe.
