@@ -121,7 +121,7 @@ grpc::Status RunOne(const std::string& op, const Options& o, int i, uint64_t n, 
 // (on a gRPC thread) records its result and starts the next.
 void RunLookupsInFlight(const std::string& op, const Options& o, int i, Worker& w, int inflight,
                         Clock::time_point deadline) {
-  struct Call {
+  struct InFlight {
     grpc::ClientContext ctx;
     cairn::LookupRequest req;
     cairn::LookupReply reply;
@@ -134,7 +134,7 @@ void RunLookupsInFlight(const std::string& op, const Options& o, int i, Worker& 
   // Issues one lookup on a lane; its completion records the result and issues
   // the lane's next lookup, or ends the lane once the deadline has passed.
   std::function<void()> issue = [&] {
-    auto* c = new Call;
+    auto* c = new InFlight;
     {
       std::lock_guard<std::mutex> lock(mu);
       c->req = LookupOf(op, o, i, next++, w);
