@@ -3,31 +3,42 @@
 //
 // Persistent state lives in MetadataStore; chunk locations, node liveness and
 // uploads in progress live in memory and are rebuilt from chunkserver reports
-// after a restart (GFS). Until enough replicas are reported the master stays
-// in safe mode: it serves reads and writes but deletes no replica.
+// after a restart (GFS). The Master owns one mutex and the parts it guards,
+// each a plain class in its own file:
+//   node_registry  chunkservers, their liveness and queued work
+//   chunk_table    chunks and where their replicas are
+//   upload_table   uploads in progress and their allocations
+//   gc             what is garbage and when it may be deleted
+//   safe_mode      waiting for replica reports after a start
+//   repair         re-replication, surplus removal, draining (rebalance.cc)
+//   placement      choosing nodes for a new chunk
+// Synced metadata writes (MetadataStore) run outside the mutex, except the
+// rare reservation of a block of chunk handles.
 //
 // Thread-safe.
 #ifndef CAIRN_MASTER_MASTER_H_
 #define CAIRN_MASTER_MASTER_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
-#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/periodic_task.h"
+#include "master/chunk_table.h"
+#include "master/gc.h"
 #include "master/metadata_store.h"
+#include "master/node_registry.h"
+#include "master/repair.h"
+#include "master/safe_mode.h"
+#include "master/upload_table.h"
 #include "proto/master.pb.h"
 
 namespace cairn::master {
@@ -54,19 +65,6 @@ struct MasterOptions {
   // Rebalance when the utilization of live nodes differs by more than this.
   double rebalance_threshold = 0.10;
 };
-
-enum class NodeState { kAlive, kStale, kDead };
-
-// Repair and rebalancing counters, for the cluster view and metrics.
-struct RepairStats {
-  uint64_t under_replicated = 0;  // chunks with fewer live replicas than wanted
-  uint64_t queued = 0;            // of those, not being copied yet
-  uint64_t in_flight = 0;         // copies under way (repairs and moves)
-  uint64_t repaired = 0;          // copies completed since start
-  uint64_t moves = 0;             // rebalancing copies started since start
-  uint64_t excess_removed = 0;    // surplus replicas deleted since start
-};
-const char* NodeStateName(NodeState s);
 
 class Master {
  public:
@@ -97,8 +95,11 @@ class Master {
   // the master restarted); Unavailable: fewer live nodes than the replication;
   // ResourceExhausted: not enough nodes with free space.
   absl::StatusOr<AllocateChunkReply> AllocateChunk(const AllocateChunkRequest& req);
-  // Makes the file visible atomically. InvalidArgument if the chunk list does
-  // not match what was allocated; errors of StartUpload re-checked.
+  // Makes the file visible atomically (master_uploads.cc). InvalidArgument if
+  // the chunk list does not match what was allocated (a chunk of another
+  // upload or listed twice, a bad size, a replica on a node the chunk was not
+  // placed on); Aborted if a commit of this upload is already under way;
+  // errors of StartUpload re-checked.
   absl::StatusOr<Entry> CommitUpload(const CommitUploadRequest& req);
   absl::Status AbortUpload(uint64_t upload_id);
 
@@ -127,76 +128,25 @@ class Master {
   const MasterOptions& options() const { return options_; }
 
  private:
-  struct Node {
-    uint64_t id = 0;
-    std::string address;
-    std::string zone;
-    absl::Time last_heartbeat;  // InfinitePast: never since registering
-    uint64_t capacity = 0;
-    uint64_t free = 0;
-    uint64_t used = 0;
-    uint64_t chunk_count = 0;
-    uint32_t recent = 0;  // chunks placed since the last heartbeat
-    bool reported = false;  // sent a full report since the master started
-    bool draining = false;
-    bool drained = false;   // draining, and no chunk needs its replicas any more
-    int copies_in = 0;      // repairs targeting this node in flight
-    int copies_out = 0;     // repairs reading from this node in flight
-    std::vector<ReplicaInfo> deletes;  // garbage to send in the next reply
-    std::vector<ReplicateCommand> replicate;  // copies to send in the next reply
-  };
-  struct Chunk {
-    uint64_t version = 0;
-    uint64_t size = 0;
-    uint32_t crc32c = 0;
-    uint32_t replication = 0;
-    absl::InlinedVector<uint32_t, 3> nodes;  // reported or acknowledged replicas
-  };
-  struct Copy {
-    uint64_t source = 0;
-    uint64_t target = 0;
-    absl::Time deadline;
-  };
-  struct Allocation {
-    uint64_t handle = 0;
-    std::vector<uint64_t> nodes;
-  };
-  // Replicas of a chunk no file references any more, deleted once `due`.
-  struct Doomed {
-    absl::Time due;
-    ReplicaInfo replica;
-    absl::InlinedVector<uint32_t, 3> nodes;
-  };
-  struct Upload {
-    std::string path;
-    uint32_t replication = 0;
-    bool if_none_match = false;
-    absl::Time last_activity;
-    std::vector<Allocation> allocations;
-  };
-
   Master(const MasterOptions& options, Clock* clock, std::unique_ptr<MetadataStore> store);
   absl::Status Load();
-  NodeState StateLocked(const Node& n, absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  bool GcAllowedLocked(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Forgets `chunks` and schedules their replicas for deletion after gc_grace.
-  void ForgetChunksLocked(const std::vector<ChunkRef>& chunks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DropUploadLocked(uint64_t id, bool delete_replicas) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DescribeMetrics();
+  // Ingests one replica a node reports: records it, completes a copy to the
+  // node, or treats it as garbage.
   void AddReplicaLocked(Node& node, const ReplicaInfo& r, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RemoveReplicaLocked(uint64_t node_id, uint64_t handle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  NodeAddress AddressLocked(uint64_t node_id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Applies a full or incremental report, and reported corruption.
+  void IngestReportLocked(Node& node, const HeartbeatRequest& req, bool was_dead, absl::Time now,
+                          HeartbeatReply* reply) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops an upload and collects its allocations no file took.
+  void DropUploadLocked(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Checks a commit's chunk list against what the upload allocated.
+  absl::Status CheckCommitLocked(const CommitUploadRequest& req, const Upload& upload) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> NextHandleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool GcAllowedLocked(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  RepairGate GateLocked(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   int64_t NowMs();
-  // repair.cc: re-replication, surplus removal, draining and rebalancing.
-  void ScheduleRepairsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ScheduleRebalanceLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts copying `handle` from `source` to `target`.
-  void StartCopyLocked(uint64_t handle, const Chunk& chunk, uint64_t source, uint64_t target,
-                       absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishCopyLocked(uint64_t handle, uint64_t node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a node's replicas count towards a chunk's replication.
-  bool CountsLocked(uint32_t node, absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const MasterOptions options_;
@@ -205,21 +155,18 @@ class Master {
   const absl::Time started_;
   Metrics metrics_;
 
+  // The master's one lock. Its parts are plain classes that require it held.
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<uint64_t, Node> nodes_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_node_id_ ABSL_GUARDED_BY(mu_) = 1;
-  absl::flat_hash_map<uint64_t, Chunk> chunks_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, Upload> uploads_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, uint64_t> pending_ ABSL_GUARDED_BY(mu_);  // handle -> upload
-  uint64_t next_upload_id_ ABSL_GUARDED_BY(mu_) = 1;
+  NodeRegistry nodes_ ABSL_GUARDED_BY(mu_);
+  ChunkTable chunks_ ABSL_GUARDED_BY(mu_);
+  UploadTable uploads_ ABSL_GUARDED_BY(mu_);
+  GarbageCollector gc_ ABSL_GUARDED_BY(mu_);
+  SafeMode safe_mode_ ABSL_GUARDED_BY(mu_);
+  RepairScheduler repair_ ABSL_GUARDED_BY(mu_);
+  // Chunk handles [next_handle_, handle_limit_) are reserved in the metadata
+  // and not handed out yet.
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t handle_limit_ ABSL_GUARDED_BY(mu_) = 0;
-  bool safe_mode_ ABSL_GUARDED_BY(mu_) = true;
-  absl::Time gc_paused_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  std::deque<Doomed> doomed_ ABSL_GUARDED_BY(mu_);  // in order of `due`
-  absl::flat_hash_map<uint64_t, Copy> copies_ ABSL_GUARDED_BY(mu_);  // handle -> copy in flight
-  RepairStats repair_stats_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<uint64_t> doomed_handles_ ABSL_GUARDED_BY(mu_);
   PeriodicTask ticker_;  // declared last: stopped before the state it touches goes
 };
 

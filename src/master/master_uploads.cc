@@ -1,0 +1,196 @@
+// The upload half of Master (master.h): start, allocate, commit, abort.
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "common/check.h"
+#include "common/logging.h"
+#include "common/path.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "master/master.h"
+#include "master/placement.h"
+
+namespace cairn::master {
+namespace {
+
+constexpr uint64_t kHandleBlock = 1 << 16;
+constexpr uint32_t kMaxReplication = 16;
+
+absl::Status UploadNotFound(uint64_t id) {
+  return absl::NotFoundError(
+      cairn::StrCat("upload ", id, " not found (expired or master restarted)"));
+}
+
+}  // namespace
+
+absl::StatusOr<StartUploadReply> Master::StartUpload(const StartUploadRequest& req) {
+  RETURN_IF_ERROR(ValidatePath(req.path()));
+  if (req.path() == "/") return absl::AlreadyExistsError("a directory exists at /");
+  RETURN_IF_ERROR(store_->CheckCreatable(req.path(), req.if_none_match()));
+  uint32_t replication = req.replication() == 0 ? options_.replication : req.replication();
+  if (replication > kMaxReplication) {
+    return absl::InvalidArgumentError(
+        cairn::StrCat("replication must be at most ", kMaxReplication));
+  }
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    id = uploads_.Start(req.path(), replication, req.if_none_match(), clock_->Now());
+  }
+  StartUploadReply reply;
+  reply.set_upload_id(id);
+  reply.set_chunk_size(options_.chunk_size);
+  reply.set_replication(replication);
+  if (req.allocate_first_chunk()) {
+    AllocateChunkRequest areq;
+    areq.set_upload_id(id);
+    auto first = AllocateChunk(areq);
+    if (!first.ok()) {
+      AbortUpload(id).IgnoreError();
+      return first.status();
+    }
+    *reply.mutable_first_chunk() = *std::move(first);
+  }
+  return reply;
+}
+
+absl::StatusOr<uint64_t> Master::NextHandleLocked() {
+  if (next_handle_ >= handle_limit_) {
+    // A synced write under the lock, once per kHandleBlock chunks: releasing
+    // the lock here would let two callers reserve at once.
+    ASSIGN_OR_RETURN(uint64_t limit, store_->ReserveHandles(kHandleBlock));
+    CAIRN_CHECK(limit >= kHandleBlock && limit - kHandleBlock >= handle_limit_)
+        << "handle reservation went backwards";
+    next_handle_ = limit - kHandleBlock;
+    handle_limit_ = limit;
+  }
+  return next_handle_++;
+}
+
+absl::StatusOr<AllocateChunkReply> Master::AllocateChunk(const AllocateChunkRequest& req) {
+  absl::MutexLock lock(&mu_);
+  Upload* u = uploads_.Find(req.upload_id());
+  if (u == nullptr) return UploadNotFound(req.upload_id());
+  absl::Time now = clock_->Now();
+  u->last_activity = now;
+  absl::flat_hash_set<uint64_t> exclude(req.exclude_nodes().begin(), req.exclude_nodes().end());
+  std::vector<PlacementCandidate> candidates =
+      nodes_.PlacementCandidates(now, exclude, options_.chunk_size);
+  if (candidates.size() < u->replication) {
+    return absl::UnavailableError(cairn::StrCat("only ", candidates.size(),
+                                                " chunkservers alive, need ", u->replication));
+  }
+  PlacementOptions popts;
+  popts.chunk_size = options_.chunk_size;
+  std::vector<uint64_t> chosen = ChooseReplicas(std::move(candidates), u->replication, popts);
+  if (chosen.size() < u->replication) {
+    return absl::ResourceExhaustedError(cairn::StrCat(
+        "only ", chosen.size(), " chunkservers have room for a chunk, need ", u->replication));
+  }
+  ASSIGN_OR_RETURN(uint64_t handle, NextHandleLocked());
+  AllocateChunkReply reply;
+  reply.mutable_chunk()->set_handle(handle);
+  reply.mutable_chunk()->set_version(1);
+  for (uint64_t id : chosen) {
+    *reply.add_replicas() = nodes_.Address(id);
+    ++nodes_.Get(id).recent;
+  }
+  uploads_.AddAllocation(req.upload_id(), {handle, chosen});
+  return reply;
+}
+
+void Master::DropUploadLocked(uint64_t id) {
+  std::optional<Upload> upload = uploads_.Remove(id);
+  if (upload) gc_.DropAllocations(*upload, chunks_, nodes_);
+}
+
+absl::Status Master::CheckCommitLocked(const CommitUploadRequest& req, const Upload& upload) const {
+  // The chunk list must be distinct chunks this upload allocated, of
+  // chunk_size each but the last, adding up to the length, each with enough
+  // replicas, all on nodes the chunk was placed on.
+  absl::flat_hash_map<uint64_t, const Allocation*> allocated;
+  for (const Allocation& a : upload.allocations) allocated[a.handle] = &a;
+  absl::flat_hash_set<uint64_t> seen;
+  uint64_t total = 0;
+  for (int i = 0; i < req.chunks_size(); ++i) {
+    const ChunkRef& c = req.chunks(i).chunk();
+    auto it = allocated.find(c.handle());
+    if (it == allocated.end()) {
+      return absl::InvalidArgumentError(cairn::StrCat("chunk ", c.handle(), " not of this upload"));
+    }
+    if (!seen.insert(c.handle()).second) {
+      return absl::InvalidArgumentError(cairn::StrCat("chunk ", c.handle(), " listed twice"));
+    }
+    bool last = i + 1 == req.chunks_size();
+    if (c.size() == 0 || c.size() > options_.chunk_size ||
+        (!last && c.size() != options_.chunk_size)) {
+      return absl::InvalidArgumentError(cairn::StrCat("chunk ", i, " has a bad size ", c.size()));
+    }
+    if (static_cast<uint32_t>(req.chunks(i).nodes_size()) < upload.replication) {
+      return absl::InvalidArgumentError(cairn::StrCat("chunk ", i, " has too few replicas"));
+    }
+    const std::vector<uint64_t>& placed = it->second->nodes;
+    for (uint64_t node : req.chunks(i).nodes()) {
+      if (std::find(placed.begin(), placed.end(), node) == placed.end()) {
+        return absl::InvalidArgumentError(
+            cairn::StrCat("chunk ", i, " has a replica on node ", node, ", not placed there"));
+      }
+    }
+    total += c.size();
+  }
+  if (total != req.length()) {
+    return absl::InvalidArgumentError(
+        cairn::StrCat("chunks add up to ", total, " bytes, not ", req.length()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Entry> Master::CommitUpload(const CommitUploadRequest& req) {
+  Upload upload;
+  {
+    absl::MutexLock lock(&mu_);
+    Upload* u = uploads_.Find(req.upload_id());
+    if (u == nullptr) return UploadNotFound(req.upload_id());
+    if (u->committing) {
+      return absl::AbortedError(cairn::StrCat("upload ", req.upload_id(), " is being committed"));
+    }
+    RETURN_IF_ERROR(CheckCommitLocked(req, *u));
+    u->committing = true;
+    upload = *u;
+    // Readers see the new entry as soon as PutFile applies it, a moment
+    // before it is synced: its chunks must be locatable by then.
+    for (const CommittedChunk& c : req.chunks()) {
+      chunks_.AddCommitted(c.chunk(), upload.replication, c.nodes());
+    }
+  }
+  FileMeta meta;
+  meta.set_length(req.length());
+  meta.set_replication(upload.replication);
+  meta.set_sha256(req.sha256());
+  for (const CommittedChunk& c : req.chunks()) *meta.add_chunks() = c.chunk();
+  std::vector<ChunkRef> replaced;
+  auto entry = store_->PutFile(upload.path, meta, NowMs(), upload.if_none_match, &replaced);
+  absl::MutexLock lock(&mu_);
+  if (!entry.ok()) {
+    for (const CommittedChunk& c : req.chunks()) chunks_.Erase(c.chunk().handle());
+  } else {
+    // A Lookup holds mu_ from reading the entry to resolving its chunks, so a
+    // reader that saw the old entry still finds the old chunks' locations.
+    gc_.Forget(replaced, chunks_, clock_->Now());
+  }
+  // Allocations not in the file (retried chunks, or all of a failed commit)
+  // become garbage.
+  DropUploadLocked(req.upload_id());
+  return entry;
+}
+
+absl::Status Master::AbortUpload(uint64_t upload_id) {
+  absl::MutexLock lock(&mu_);
+  Upload* u = uploads_.Find(upload_id);
+  if (u == nullptr) return absl::NotFoundError(cairn::StrCat("upload ", upload_id, " not found"));
+  // A commit under way owns the upload now; it drops it when it is done.
+  if (u->committing) return absl::OkStatus();
+  DropUploadLocked(upload_id);
+  return absl::OkStatus();
+}
+
+}  // namespace cairn::master
