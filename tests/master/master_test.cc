@@ -195,6 +195,64 @@ TEST_F(MasterTest, CommitRejectsForeignOrMisSizedChunks) {
   EXPECT_THAT(master_->CommitUpload(c), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(MasterTest, CommitRejectsADuplicatedChunkOrAReplicaOffItsPlacement) {
+  for (const char* z : {"a", "b", "c", "d"}) AddNode(z);
+  StartUploadRequest s;
+  s.set_path("/f");
+  auto up = master_->StartUpload(s);
+  ASSERT_THAT(up, IsOk());
+  AllocateChunkRequest a;
+  a.set_upload_id(up->upload_id());
+  auto alloc = master_->AllocateChunk(a);
+  ASSERT_THAT(alloc, IsOk());
+  auto commit = [&](int copies, uint64_t stray_node) {
+    CommitUploadRequest c;
+    c.set_upload_id(up->upload_id());
+    c.set_length(1024 * copies);
+    for (int i = 0; i < copies; ++i) {
+      CommittedChunk* cc = c.add_chunks();
+      *cc->mutable_chunk() = alloc->chunk();
+      cc->mutable_chunk()->set_size(1024);
+      for (const auto& r : alloc->replicas()) cc->add_nodes(r.node_id());
+      if (stray_node != 0) cc->set_nodes(0, stray_node);
+    }
+    return master_->CommitUpload(c);
+  };
+  EXPECT_THAT(commit(2, 0), StatusIs(absl::StatusCode::kInvalidArgument));
+  uint64_t unplaced = 0;
+  for (uint64_t n : nodes_) {
+    bool placed = false;
+    for (const auto& r : alloc->replicas()) placed |= r.node_id() == n;
+    if (!placed) unplaced = n;
+  }
+  ASSERT_NE(unplaced, 0u);
+  EXPECT_THAT(commit(1, unplaced), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(commit(1, 987654), StatusIs(absl::StatusCode::kInvalidArgument));
+  // The upload survived the bad commits and commits once.
+  EXPECT_THAT(commit(1, 0), IsOk());
+  EXPECT_THAT(commit(1, 0), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(master_->Cluster().chunks(), 1u);
+}
+
+TEST(NodeRegistryDeathTest, GettingAnUnregisteredNodeIsABrokenInvariant) {
+  NodeRegistry nodes(absl::Seconds(6), absl::Seconds(30));
+  EXPECT_EQ(nodes.Find(7), nullptr);
+  EXPECT_DEATH(nodes.Get(7), "node 7 is not registered");
+}
+
+TEST(ChunkTableDeathTest, CommittingAHandleTwiceIsABrokenInvariant) {
+  ChunkTable chunks;
+  ChunkRef ref;
+  ref.set_handle(5);
+  ref.set_version(1);
+  google::protobuf::RepeatedField<uint64_t> nodes;
+  nodes.Add(1);
+  nodes.Add(1);
+  chunks.AddCommitted(ref, 3, nodes);
+  EXPECT_EQ(chunks.Find(5)->nodes.size(), 1u);  // replicas are distinct
+  EXPECT_DEATH(chunks.AddCommitted(ref, 3, nodes), "chunk 5 committed twice");
+}
+
 TEST_F(MasterTest, GarbageIsDeletedButReferencedAndPendingReplicasAreNot) {
   for (const char* z : {"a", "b", "c"}) AddNode(z);
   ChunkRef kept = Upload("/keep");
