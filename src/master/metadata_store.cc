@@ -77,6 +77,7 @@ absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::st
   std::string mark;
   s = store->db_->Get(rocksdb::ReadOptions(), kHandleMarkKey, &mark);
   if (s.ok() && mark.size() == 8) {
+    absl::MutexLock lock(&store->write_mu_);
     store->handle_mark_ = DecodeU64Key(cairn::StrCat("x", mark));
   } else if (!s.IsNotFound()) {
     return FromRocks(s);
@@ -89,15 +90,19 @@ MetadataStore::MetadataStore(std::unique_ptr<rocksdb::DB> db)
 
 MetadataStore::~MetadataStore() { db_->Close(); }
 
-absl::Status MetadataStore::Commit(rocksdb::WriteBatch* batch, absl::ReleasableMutexLock* lock) {
+MetadataStore::Applied MetadataStore::ApplyLocked(rocksdb::WriteBatch* batch) {
   // Applied under the lock (the next check sees it), synced after it: the
   // WAL is one ordered log, so a synced mutation implies every earlier one is
   // durable too, and concurrent mutations share one WAL sync.
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), batch);
-  uint64_t ticket = wal_sync_.Ticket();
-  lock->Release();
-  RETURN_IF_ERROR(FromRocks(s));
-  return wal_sync_.Wait(ticket);
+  Applied applied;
+  applied.status = FromRocks(db_->Write(rocksdb::WriteOptions(), batch));
+  applied.ticket = wal_sync_.Ticket();
+  return applied;
+}
+
+absl::Status MetadataStore::AwaitDurable(const Applied& applied) {
+  RETURN_IF_ERROR(applied.status);
+  return wal_sync_.Wait(applied.ticket);
 }
 
 absl::StatusOr<Entry> MetadataStore::Get(const std::string& path) const {
@@ -137,7 +142,9 @@ absl::StatusOr<Entry> MetadataStore::Mkdir(const std::string& path, int64_t mtim
   RETURN_IF_ERROR(AddParents(path, mtime_ms, &batch));
   Entry e = DirEntry(path, mtime_ms);
   batch.Put(NsKey(path), SerializeEntry(e));
-  RETURN_IF_ERROR(Commit(&batch, &lock));
+  Applied applied = ApplyLocked(&batch);
+  lock.Release();
+  RETURN_IF_ERROR(AwaitDurable(applied));
   return e;
 }
 
@@ -192,7 +199,9 @@ absl::StatusOr<Entry> MetadataStore::PutFile(const std::string& path, const File
     rec.set_replication(file.replication());
     batch.Put(ChunkKey(c.handle()), rec.SerializeAsString());
   }
-  RETURN_IF_ERROR(Commit(&batch, &lock));
+  Applied applied = ApplyLocked(&batch);
+  lock.Release();
+  RETURN_IF_ERROR(AwaitDurable(applied));
   if (replaced_chunks != nullptr) *replaced_chunks = std::move(old_chunks);
   return e;
 }
@@ -223,7 +232,9 @@ absl::Status MetadataStore::Rename(const std::string& source, const std::string&
     }
     RETURN_IF_ERROR(FromRocks(it->status()));
   }
-  return Commit(&batch, &lock);
+  Applied applied = ApplyLocked(&batch);
+  lock.Release();
+  return AwaitDurable(applied);
 }
 
 absl::Status MetadataStore::Delete(const std::string& path, bool recursive,
@@ -257,7 +268,9 @@ absl::Status MetadataStore::Delete(const std::string& path, bool recursive,
     }
     RETURN_IF_ERROR(FromRocks(it->status()));
   }
-  RETURN_IF_ERROR(Commit(&batch, &lock));
+  Applied applied = ApplyLocked(&batch);
+  lock.Release();
+  RETURN_IF_ERROR(AwaitDurable(applied));
   if (removed != nullptr) removed->insert(removed->end(), chunks.begin(), chunks.end());
   return absl::OkStatus();
 }
@@ -347,7 +360,9 @@ absl::Status MetadataStore::PutNode(uint64_t id, const NodeRecord& node) {
   absl::ReleasableMutexLock lock(&write_mu_);
   rocksdb::WriteBatch batch;
   batch.Put(NodeKey(id), node.SerializeAsString());
-  return Commit(&batch, &lock);
+  Applied applied = ApplyLocked(&batch);
+  lock.Release();
+  return AwaitDurable(applied);
 }
 
 absl::Status MetadataStore::ForEachNode(
@@ -370,7 +385,9 @@ absl::StatusOr<uint64_t> MetadataStore::ReserveHandles(uint64_t count) {
   rocksdb::WriteBatch batch;
   batch.Put(kHandleMarkKey, U64Key('x', mark).substr(1));
   handle_mark_ = mark;  // a failed sync only skips handles
-  RETURN_IF_ERROR(Commit(&batch, &lock));
+  Applied applied = ApplyLocked(&batch);
+  lock.Release();
+  RETURN_IF_ERROR(AwaitDurable(applied));
   return mark;
 }
 

@@ -101,11 +101,16 @@ class MetadataStore {
   explicit MetadataStore(std::unique_ptr<rocksdb::DB> db);
   // Adds puts for missing ancestors of `path` to `batch`. AlreadyExists if one is a file.
   absl::Status AddParents(const std::string& path, int64_t mtime_ms, rocksdb::WriteBatch* batch) const;
-  // Applies `batch`, releases `lock` (write_mu_), and returns once the batch
-  // is durable (a group commit: one WAL sync for many concurrent mutations).
-  // Readers may see a mutation a moment before it is durable; no caller is
-  // answered before it is.
-  absl::Status Commit(rocksdb::WriteBatch* batch, absl::ReleasableMutexLock* lock);
+  // A mutation applied (visible to readers) but maybe not yet durable.
+  struct Applied {
+    absl::Status status;
+    uint64_t ticket = 0;  // of the WAL sync that makes it durable
+  };
+  // Applies `batch`. Callers release write_mu_, then AwaitDurable: a group
+  // commit, one WAL sync for many concurrent mutations. Readers may see a
+  // mutation a moment before it is durable; no caller is answered before it is.
+  Applied ApplyLocked(rocksdb::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status AwaitDurable(const Applied& applied) ABSL_LOCKS_EXCLUDED(write_mu_);
 
   const std::unique_ptr<rocksdb::DB> db_;
   GroupSync wal_sync_;
