@@ -1,6 +1,8 @@
 """Thrash test: random SIGKILL/restart of chunkservers and one master restart
-while clients upload and download. At the end every acknowledged file reads
-back with the right SHA-256 and every chunk is back to full replication.
+while clients upload and download. Downloads during the chaos are verified
+by SHA-256 (some must be); at the end every acknowledged file reads back with
+the right SHA-256 and every chunk is back to full replication. An exception in
+a client thread fails the test.
 
 Bounded: CAIRN_THRASH_SECONDS (default 60) of chaos, then a recovery deadline.
 Run longer on demand, e.g. CAIRN_THRASH_SECONDS=900.
@@ -10,6 +12,7 @@ import os
 import random
 import threading
 import time
+import traceback
 
 import pytest
 
@@ -39,10 +42,26 @@ def test_thrash(thrash_cluster):
     acked = {}  # path -> sha256 of what a 201 acknowledged
     lock = threading.Lock()
     stop = threading.Event()
-    stats = {"uploads_ok": 0, "uploads_failed": 0, "reads_ok": 0, "reads_failed": 0,
+    stats = {"uploads_ok": 0, "uploads_failed": 0, "reads_verified": 0, "reads_failed": 0,
              "chunkserver_kills": 0, "chunkserver_restarts": 0, "master_restarts": 0}
     errors = []
     reasons = {}
+    crashed = []  # tracebacks of client threads that died
+
+    def guarded(target, *args):
+        """Runs a client loop; an exception it raises is recorded, and stops the chaos."""
+        def run():
+            try:
+                target(*args)
+            except BaseException:  # noqa: B902 -- any escape is a test failure
+                with lock:
+                    crashed.append(f"{threading.current_thread().name}: {traceback.format_exc()}")
+                stop.set()
+        return threading.Thread(target=run, name=f"{target.__name__}{args}")
+
+    def error(message):
+        with lock:
+            errors.append(message)
 
     def count(key):
         with lock:
@@ -70,7 +89,7 @@ def test_thrash(thrash_cluster):
             if resp.status == 201:
                 got = resp.json().get("sha256")
                 if got != sha256(data):
-                    errors.append(f"{path}: 201 with sha256 {got}, want {sha256(data)}")
+                    error(f"{path}: 201 with sha256 {got}, want {sha256(data)}")
                 with lock:
                     acked[path] = sha256(data)
                 count("uploads_ok")
@@ -79,7 +98,7 @@ def test_thrash(thrash_cluster):
                 note(f"upload {resp.status} {resp.json()['error']['message'][:70]}")
                 time.sleep(0.05)
             else:
-                errors.append(f"{path}: unexpected upload status {resp.status} {resp.body[:200]!r}")
+                error(f"{path}: unexpected upload status {resp.status} {resp.body[:200]!r}")
 
     def reader():
         r = random.Random(99)
@@ -102,17 +121,17 @@ def test_thrash(thrash_cluster):
                     # A truncated body is a failed read (the connection broke);
                     # a full-length body with other bytes would be corruption.
                     if resp.header("Content-Length") and len(resp.body) == int(resp.header("Content-Length")):
-                        errors.append(f"{path}: served wrong bytes")
+                        error(f"{path}: served wrong bytes")
                     count("reads_failed")
                 else:
-                    count("reads_ok")
+                    count("reads_verified")
             else:
                 count("reads_failed")
                 note(f"read {resp.status} {resp.body[:70].decode(errors='replace')}")
                 time.sleep(0.05)
 
-    workers = [threading.Thread(target=uploader, args=(w,)) for w in range(3)]
-    workers.append(threading.Thread(target=reader))
+    workers = [guarded(uploader, w) for w in range(3)]
+    workers.append(guarded(reader))
     for t in workers:
         t.start()
 
@@ -120,7 +139,7 @@ def test_thrash(thrash_cluster):
     deadline = time.monotonic() + CHAOS_SECONDS
     master_restart_at = time.monotonic() + CHAOS_SECONDS / 2
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             time.sleep(rng.uniform(0.5, 2.5))
             if master_restart_at and time.monotonic() >= master_restart_at:
                 c.kill_master()
@@ -149,8 +168,11 @@ def test_thrash(thrash_cluster):
     print("thrash:", stats, f"acknowledged files: {len(acked)}")
     for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:10]:
         print(f"thrash:   {n:5d} x {reason}")
+    assert not crashed, "client thread(s) raised:\n" + "\n".join(crashed)
     assert not errors, errors[:10]
     assert stats["uploads_ok"] > 0
+    # Downloads whose SHA-256 matched what was acknowledged, during the chaos.
+    assert stats["reads_verified"] > 0, stats
 
     # Every chunk back to full replication.
     def fully_replicated():
@@ -168,12 +190,16 @@ def test_thrash(thrash_cluster):
     print(f"thrash: full replication {time.monotonic() - start:.1f}s after the chaos ended")
 
     # Every acknowledged file reads back, byte for byte, with 3 distinct replicas per chunk.
+    verified = 0
     for path, digest in sorted(acked.items()):
         resp = c.gw.get(path)
         assert resp.status == 200, (path, resp)
         assert sha256(resp.body) == digest, path
         assert resp.header("X-Checksum-Sha256") == digest, path
+        verified += 1
         info = c.gw.fileinfo(path).json()
         for chunk in info.get("chunks", []):
             ids = {r["node_id"] for r in chunk["replicas"]}
             assert len(ids) >= 3, (path, chunk)
+    print(f"thrash: {verified} of {len(acked)} acknowledged files verified after recovery")
+    assert verified == len(acked) > 0
