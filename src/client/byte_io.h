@@ -28,7 +28,7 @@ class ByteSource {
   // count, 0 only at the end. Sources of unknown size are sequential:
   // REQUIRES offset == the number of bytes already read, else
   // FailedPrecondition. Local I/O errors come back with errno's meaning
-  // (NotFound, PermissionDenied, ...) and the file name in the message.
+  // (common/errno_status.h) and the file name in the message.
   virtual absl::StatusOr<size_t> Read(uint64_t offset, absl::Span<char> buf) = 0;
 };
 
@@ -136,10 +136,6 @@ class StringSink : public ByteSink {
   std::string data_;
   bool committed_ = false;
 };
-
-// A status for the current `errno` after `operation` on `name` failed.
-absl::Status ErrnoToStatus(int error_number, std::string_view operation,
-                           std::string_view name);
 
 }  // namespace cairn::client
 

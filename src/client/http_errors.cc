@@ -1,28 +1,18 @@
 #include "client/http_errors.h"
 
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "client/text.h"
+#include "common/api_errors.h"
 #include "common/strings.h"
 
 namespace cairn::client {
 namespace {
 
 constexpr size_t kMaxQuotedBody = 200;
-
-// Parses "NOT_FOUND" and friends; false for anything else.
-bool ParseCanonicalCode(std::string_view name, absl::StatusCode* code) {
-  for (int i = 1; i <= 16; ++i) {
-    auto candidate = static_cast<absl::StatusCode>(i);
-    if (absl::StatusCodeToString(candidate) == name) {
-      *code = candidate;
-      return true;
-    }
-  }
-  return false;
-}
 
 std::string QuoteBody(std::string_view body) {
   std::string_view text = StripWhitespace(body);
@@ -37,20 +27,15 @@ std::string QuoteBody(std::string_view body) {
 }  // namespace
 
 absl::StatusCode CodeFromHttpStatus(int http_status) {
+  if (std::optional<absl::StatusCode> code = CodeForApiHttpStatus(http_status)) return *code;
+  // Statuses the gateway never sends, from proxies in front of it.
   switch (http_status) {
-    case 400: return absl::StatusCode::kInvalidArgument;
     case 401: return absl::StatusCode::kUnauthenticated;
     case 403: return absl::StatusCode::kPermissionDenied;
-    case 404: return absl::StatusCode::kNotFound;
-    case 409: return absl::StatusCode::kAlreadyExists;
-    case 412: return absl::StatusCode::kFailedPrecondition;
-    case 416: return absl::StatusCode::kOutOfRange;
     case 429: return absl::StatusCode::kResourceExhausted;
     case 501: return absl::StatusCode::kUnimplemented;
     case 502:
-    case 503:
     case 504: return absl::StatusCode::kUnavailable;
-    case 507: return absl::StatusCode::kResourceExhausted;
     default: break;
   }
   if (http_status >= 400 && http_status < 500) {
@@ -68,7 +53,9 @@ absl::Status StatusFromHttpReply(int http_status, std::string_view body) {
       parsed["error"].is_object()) {
     const nlohmann::json& error = parsed["error"];
     if (error.contains("code") && error["code"].is_string()) {
-      ParseCanonicalCode(error["code"].get<std::string>(), &code);
+      std::optional<absl::StatusCode> named =
+          CodeForApiErrorName(error["code"].get<std::string>());
+      if (named.has_value()) code = *named;
     }
     if (error.contains("message") && error["message"].is_string()) {
       message = error["message"].get<std::string>();

@@ -9,16 +9,17 @@
 namespace cairn::client {
 
 // The status for a non-2xx reply. `body` is normally
-// {"error":{"code":"NOT_FOUND","message":"..."}}; a canonical code name in
-// it wins, otherwise the HTTP status decides: 400 InvalidArgument,
-// 401 Unauthenticated, 403 PermissionDenied, 404 NotFound, 409 AlreadyExists,
-// 412 FailedPrecondition, 416 OutOfRange, 429 ResourceExhausted,
-// 501 Unimplemented, 502/503/504 Unavailable, 507 ResourceExhausted, other
-// 4xx FailedPrecondition, other 5xx Internal. The message is the reply's
-// message, or "HTTP <status>" and the start of a non-JSON body.
+// {"error":{"code":"NOT_FOUND","message":"..."}}; an API error name in it
+// (common/api_errors.h) wins, otherwise the HTTP status decides (see
+// CodeFromHttpStatus). The message is the reply's message, or
+// "HTTP <status>" and the start of a non-JSON body.
 absl::Status StatusFromHttpReply(int http_status, std::string_view body);
 
-// Canonical code for an HTTP status, as described above.
+// The code for an HTTP status: the API error table's for the statuses the
+// gateway sends (400, 404, 409, 412, 416, 500, 503, 507); for those only a
+// proxy in front of it sends, 401 Unauthenticated, 403 PermissionDenied,
+// 429 ResourceExhausted, 501 Unimplemented, 502/504 Unavailable; other 4xx
+// FailedPrecondition, other 5xx Internal.
 absl::StatusCode CodeFromHttpStatus(int http_status);
 
 }  // namespace cairn::client

@@ -75,7 +75,7 @@ absl::Status RunLs(const CommandContext& ctx, const std::string& typed,
     if (info.ok() && !info->is_dir()) {
       Listing single;
       single.path = *path;
-      single.entries.push_back(ListEntry{std::string(Basename(*path)), *path,
+      single.entries.push_back(ListEntry{std::string(BaseName(*path)), *path,
                                          "file", info->size, info->mtime});
       listing = std::move(single);
     }
@@ -131,7 +131,7 @@ absl::Status RunMv(const CommandContext& ctx, const std::string& typed_source,
   if (!target.ok()) return target.status();
   if (*source == "/") return absl::InvalidArgumentError("cannot move /");
   if (typed_target.ends_with("/") || RemoteIsDirectory(ctx, *target)) {
-    target = JoinPath(*target, Basename(*source));
+    target = JoinPath(*target, BaseName(*source));
   }
   absl::Status status = ctx.client->Rename(*source, *target);
   if (!status.ok()) {

@@ -53,7 +53,7 @@ absl::StatusOr<GetResult> Download(const CommandContext& ctx,
                                    const std::string& remote, ByteSink& sink,
                                    bool to_terminal) {
   std::unique_ptr<ProgressBar> bar =
-      MaybeProgressBar(ctx, Basename(remote), to_terminal);
+      MaybeProgressBar(ctx, BaseName(remote), to_terminal);
   GetOptions options;
   options.progress = CallbackFor(bar.get());
   absl::StatusOr<GetResult> got = ctx.client->Get(remote, sink, options);
@@ -85,7 +85,7 @@ absl::Status RunPut(const CommandContext& ctx, const PutArgs& args) {
   if (!source.ok()) return source.status();
 
   std::unique_ptr<ProgressBar> bar =
-      MaybeProgressBar(ctx, Basename(*remote), /*data_on_terminal=*/false);
+      MaybeProgressBar(ctx, BaseName(*remote), /*data_on_terminal=*/false);
   PutOptions options;
   options.fail_if_exists = args.no_clobber;
   options.progress = CallbackFor(bar.get());
@@ -115,11 +115,11 @@ absl::Status RunGet(const CommandContext& ctx, const GetArgs& args) {
   if (*remote == "/") return absl::InvalidArgumentError("cannot download /");
   if (args.local == "-") return RunCat(ctx, *remote);
 
-  std::string local = args.local.empty() ? std::string(Basename(*remote))
+  std::string local = args.local.empty() ? std::string(BaseName(*remote))
                                          : args.local;
   if (IsLocalDirectory(local)) {
     local = cairn::StrCat(local, local.ends_with("/") ? "" : "/",
-                         Basename(*remote));
+                         BaseName(*remote));
   }
   absl::StatusOr<std::unique_ptr<FileSink>> sink = FileSink::Create(local);
   if (!sink.ok()) return sink.status();

@@ -12,29 +12,11 @@
 #include <cstring>
 #include <filesystem>
 
-#include "common/strings.h"
-#include "common/status.h"
+#include "common/errno_status.h"
+#include "common/status_macros.h"
 
 namespace cairn {
 namespace {
-
-absl::Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
-  std::string msg = cairn::StrCat(what, " ", path, ": ", strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(msg);
-    case ENOSPC:
-    case EDQUOT:
-      return absl::ResourceExhaustedError(msg);
-    case EEXIST:
-      return absl::AlreadyExistsError(msg);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(msg);
-    default:
-      return absl::InternalError(msg);
-  }
-}
 
 class PosixWritableFile : public WritableFile {
  public:
@@ -47,20 +29,20 @@ class PosixWritableFile : public WritableFile {
       ssize_t n = ::write(fd_, data.data(), data.size());
       if (n < 0) {
         if (errno == EINTR) continue;
-        return ErrnoStatus("write", path_, errno);
+        return ErrnoToStatus(errno, "write", path_);
       }
       data.remove_prefix(static_cast<size_t>(n));
     }
     return absl::OkStatus();
   }
   absl::Status Sync() override {
-    if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync", path_, errno);
+    if (::fdatasync(fd_) != 0) return ErrnoToStatus(errno, "fdatasync", path_);
     return absl::OkStatus();
   }
   absl::Status Close() override {
     int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0) return ErrnoStatus("close", path_, errno);
+    if (::close(fd) != 0) return ErrnoToStatus(errno, "close", path_);
     return absl::OkStatus();
   }
 
@@ -121,7 +103,7 @@ class PosixDirectWritableFile : public PosixWritableFile {
         RETURN_IF_ERROR(StopDirect());  // not supported here after all
         break;
       }
-      if (n < 0) return ErrnoStatus("write", path_, errno);
+      if (n < 0) return ErrnoToStatus(errno, "write", path_);
       done += static_cast<size_t>(n);
       wrote_direct_ = true;
     }
@@ -135,7 +117,7 @@ class PosixDirectWritableFile : public PosixWritableFile {
   absl::Status StopDirect() {
     int flags = ::fcntl(fd_, F_GETFL);
     if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) {
-      return ErrnoStatus("fcntl", path_, errno);
+      return ErrnoToStatus(errno, "fcntl", path_);
     }
     direct_ = false;
     return absl::OkStatus();
@@ -157,7 +139,7 @@ class PosixRandomAccessFile : public RandomAccessFile {
       ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
       if (r < 0) {
         if (errno == EINTR) continue;
-        return ErrnoStatus("pread", path_, errno);
+        return ErrnoToStatus(errno, "pread", path_);
       }
       if (r == 0) break;
       done += static_cast<size_t>(r);
@@ -169,7 +151,7 @@ class PosixRandomAccessFile : public RandomAccessFile {
   }
   absl::StatusOr<uint64_t> Size() const override {
     struct stat st;
-    if (::fstat(fd_, &st) != 0) return ErrnoStatus("fstat", path_, errno);
+    if (::fstat(fd_, &st) != 0) return ErrnoToStatus(errno, "fstat", path_);
     return static_cast<uint64_t>(st.st_size);
   }
 
@@ -182,47 +164,47 @@ class PosixFileSystem : public FileSystem {
  public:
   absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return ErrnoStatus("open", path, errno);
+    if (fd < 0) return ErrnoToStatus(errno, "open", path);
     return std::make_unique<PosixWritableFile>(path, fd);
   }
   absl::StatusOr<std::unique_ptr<WritableFile>> NewBulkWritableFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
     if (fd < 0 && errno == EINVAL) return NewWritableFile(path);  // no O_DIRECT here (tmpfs)
-    if (fd < 0) return ErrnoStatus("open", path, errno);
+    if (fd < 0) return ErrnoToStatus(errno, "open", path);
     return std::make_unique<PosixDirectWritableFile>(path, fd);
   }
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus("open", path, errno);
+    if (fd < 0) return ErrnoToStatus(errno, "open", path);
     return std::make_unique<PosixRandomAccessFile>(path, fd);
   }
   absl::Status Rename(const std::string& from, const std::string& to) override {
-    if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus("rename", from, errno);
+    if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoToStatus(errno, "rename", from);
     return absl::OkStatus();
   }
   absl::Status SyncDir(const std::string& dir) override {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus("open", dir, errno);
+    if (fd < 0) return ErrnoToStatus(errno, "open", dir);
     int rc = ::fsync(fd);
     int err = errno;
     ::close(fd);
-    if (rc != 0) return ErrnoStatus("fsync", dir, err);
+    if (rc != 0) return ErrnoToStatus(err, "fsync", dir);
     return absl::OkStatus();
   }
   absl::Status Delete(const std::string& path) override {
-    if (::unlink(path.c_str()) != 0) return ErrnoStatus("unlink", path, errno);
+    if (::unlink(path.c_str()) != 0) return ErrnoToStatus(errno, "unlink", path);
     return absl::OkStatus();
   }
   absl::Status CreateDirs(const std::string& dir) override {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) return ErrnoStatus("mkdir", dir, ec.value());
+    if (ec) return ErrnoToStatus(ec.value(), "mkdir", dir);
     return absl::OkStatus();
   }
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) override {
     DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) return ErrnoStatus("opendir", dir, errno);
+    if (d == nullptr) return ErrnoToStatus(errno, "opendir", dir);
     std::vector<std::string> names;
     while (struct dirent* e = ::readdir(d)) {
       std::string_view name(e->d_name);
@@ -234,13 +216,13 @@ class PosixFileSystem : public FileSystem {
   }
   absl::StatusOr<uint64_t> FileSize(const std::string& path) override {
     struct stat st;
-    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
+    if (::stat(path.c_str(), &st) != 0) return ErrnoToStatus(errno, "stat", path);
     return static_cast<uint64_t>(st.st_size);
   }
   bool Exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
   absl::StatusOr<SpaceInfo> Space(const std::string& dir) override {
     struct statvfs st;
-    if (::statvfs(dir.c_str(), &st) != 0) return ErrnoStatus("statvfs", dir, errno);
+    if (::statvfs(dir.c_str(), &st) != 0) return ErrnoToStatus(errno, "statvfs", dir);
     return SpaceInfo{static_cast<uint64_t>(st.f_blocks) * st.f_frsize,
                      static_cast<uint64_t>(st.f_bavail) * st.f_frsize};
   }

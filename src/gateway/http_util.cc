@@ -1,63 +1,13 @@
 #include "gateway/http_util.h"
 
 #include "absl/strings/numbers.h"
+#include "common/api_errors.h"
 #include "common/path.h"
 #include "common/strings.h"
 
 namespace cairn::gateway {
-namespace {
 
-const char* ErrorCode(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kInvalidArgument:
-      return "BAD_REQUEST";
-    case absl::StatusCode::kNotFound:
-      return "NOT_FOUND";
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kAborted:
-      return "CONFLICT";
-    case absl::StatusCode::kFailedPrecondition:
-      return "PRECONDITION_FAILED";
-    case absl::StatusCode::kOutOfRange:
-      return "RANGE_NOT_SATISFIABLE";
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-      return "UNAVAILABLE";
-    case absl::StatusCode::kResourceExhausted:
-      return "INSUFFICIENT_STORAGE";
-    case absl::StatusCode::kDataLoss:
-      return "DATA_LOSS";
-    default:
-      return "INTERNAL";
-  }
-}
-
-}  // namespace
-
-int HttpStatusFor(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return 200;
-    case absl::StatusCode::kInvalidArgument:
-      return 400;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kAborted:
-      return 409;
-    case absl::StatusCode::kFailedPrecondition:
-      return 412;
-    case absl::StatusCode::kOutOfRange:
-      return 416;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-      return 503;
-    case absl::StatusCode::kResourceExhausted:
-      return 507;
-    default:
-      return 500;
-  }
-}
+int HttpStatusFor(const absl::Status& status) { return HttpStatusForCode(status.code()); }
 
 void SetJson(httplib::Response& res, const nlohmann::json& body, int http_status) {
   res.status = http_status;
@@ -67,7 +17,7 @@ void SetJson(httplib::Response& res, const nlohmann::json& body, int http_status
 
 void SetError(httplib::Response& res, const absl::Status& status) {
   nlohmann::json body;
-  body["error"] = {{"code", ErrorCode(status.code())},
+  body["error"] = {{"code", std::string(ApiErrorFor(status.code()).name)},
                    {"message", std::string(ToStd(status.message()))}};
   SetJson(res, body, HttpStatusFor(status));
 }

@@ -15,12 +15,12 @@
 
 namespace cairn::gateway {
 
-// The HTTP status for a status code (DESIGN.md §5): InvalidArgument 400,
-// NotFound 404, AlreadyExists/Aborted 409, FailedPrecondition 412,
-// OutOfRange 416, Unavailable/DeadlineExceeded 503, ResourceExhausted 507, else 500.
+// The HTTP status for `status`, from the API error table (common/api_errors.h):
+// 200 for OK.
 int HttpStatusFor(const absl::Status& status);
 
-// Sets `res` to the JSON error {"error":{"code","message"}} for `status`.
+// Sets `res` to the JSON error {"error":{"code","message"}} for `status`, code
+// and HTTP status from the API error table (common/api_errors.h).
 void SetError(httplib::Response& res, const absl::Status& status);
 void SetJson(httplib::Response& res, const nlohmann::json& body, int http_status = 200);
 

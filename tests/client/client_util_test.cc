@@ -50,8 +50,8 @@ TEST(PathsTest, EncodePathKeepsSlashesAndUnreserved) {
 }
 
 TEST(PathsTest, BasenameAndJoin) {
-  EXPECT_EQ(Basename("/a/b.txt"), "b.txt");
-  EXPECT_EQ(Basename("/"), "");
+  EXPECT_EQ(BaseName("/a/b.txt"), "b.txt");
+  EXPECT_EQ(BaseName("/"), "");
   EXPECT_EQ(JoinPath("/", "x"), "/x");
   EXPECT_EQ(JoinPath("/a", "x"), "/a/x");
 }
@@ -90,11 +90,21 @@ TEST(GatewayAddressTest, RejectsNonsense) {
   }
 }
 
-TEST(HttpErrorsTest, CanonicalCodeInBodyWins) {
-  absl::Status s = StatusFromHttpReply(
-      409, R"({"error":{"code":"FAILED_PRECONDITION","message":"m"}})");
-  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+TEST(HttpErrorsTest, ApiErrorNameInBodyWins) {
+  // A bare 500 is Internal; the name says it was a checksum mismatch.
+  absl::Status s = StatusFromHttpReply(500, R"({"error":{"code":"DATA_LOSS","message":"m"}})");
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(s.message(), "m");
+  EXPECT_EQ(StatusFromHttpReply(409, R"({"error":{"code":"PRECONDITION_FAILED"}})").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(HttpErrorsTest, NamesTheGatewayNeverSendsFallBackToTheHttpStatus) {
+  // absl's own names are not the API's: FAILED_PRECONDITION is no API name.
+  EXPECT_EQ(StatusFromHttpReply(409, R"({"error":{"code":"FAILED_PRECONDITION"}})").code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(StatusFromHttpReply(500, R"({"error":{"code":"BOOM"}})").code(),
+            absl::StatusCode::kInternal);
 }
 
 TEST(HttpErrorsTest, HttpStatusDecidesOtherwise) {

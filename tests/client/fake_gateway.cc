@@ -8,7 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "client/paths.h"
+#include "common/api_errors.h"
+#include "common/path.h"
 #include "client/sha256.h"
 #include "common/strings.h"
 #ifdef CAIRN_FAKE_GATEWAY_UI
@@ -20,10 +21,13 @@ namespace {
 
 using nlohmann::json;
 
-void SendError(httplib::Response& res, int status, const std::string& code,
-               const std::string& message) {
-  res.status = status;
-  json body = {{"error", {{"code", code}, {"message", message}}}};
+// The reply the real gateway sends for `status`: names and HTTP statuses
+// from the shared API error table.
+void SendError(httplib::Response& res, const absl::Status& status) {
+  ApiError error = ApiErrorFor(status.code());
+  res.status = error.http_status;
+  json body = {{"error",
+                {{"code", std::string(error.name)}, {"message", std::string(status.message())}}}};
   res.set_content(body.dump(), "application/json");
 }
 
@@ -36,7 +40,7 @@ void SendJson(httplib::Response& res, int status, const json& body) {
 bool CheckPath(const std::string& path, httplib::Response& res) {
   absl::Status valid = ValidatePath(path);
   if (valid.ok()) return true;
-  SendError(res, 400, "INVALID_ARGUMENT", std::string(valid.message()));
+  SendError(res, valid);
   return false;
 }
 
@@ -92,10 +96,9 @@ void FakeGateway::Stop() {
   thread_.join();
 }
 
-void FakeGateway::FailNextRequest(int http_status, std::string code,
-                                  std::string message) {
+void FakeGateway::FailNextRequest(absl::Status status) {
   absl::MutexLock lock(&mu_);
-  next_failure_ = Failure{http_status, std::move(code), std::move(message)};
+  next_failure_ = std::move(status);
 }
 
 void FakeGateway::CorruptNextDownload() {
@@ -148,13 +151,13 @@ void FakeGateway::Record(const httplib::Request& req,
 }
 
 bool FakeGateway::TakeFailure(httplib::Response& res) {
-  std::optional<Failure> failure;
+  std::optional<absl::Status> failure;
   {
     absl::MutexLock lock(&mu_);
     failure.swap(next_failure_);
   }
   if (!failure.has_value()) return false;
-  SendError(res, failure->status, failure->code, failure->message);
+  SendError(res, *failure);
   return true;
 }
 
@@ -193,7 +196,7 @@ void FakeGateway::Route() {
   server_->Get(R"(/ui/(.*))", [](const httplib::Request& req,
                                  httplib::Response& res) {
     const gateway::UiAsset* asset = gateway::FindUiAsset(req.matches[1].str());
-    if (asset == nullptr) return SendError(res, 404, "NOT_FOUND", "no such asset");
+    if (asset == nullptr) return SendError(res, absl::NotFoundError("no such asset"));
     res.set_content(std::string(asset->body), std::string(asset->content_type));
   });
   server_->Get("/ui", [](const httplib::Request&, httplib::Response& res) {
@@ -208,16 +211,16 @@ bool FakeGateway::RejectUpload(const httplib::Request& req,
   if (!CheckPath(path, res)) return true;
   absl::MutexLock lock(&mu_);
   if (dirs_.count(path) > 0) {
-    SendError(res, 409, "ALREADY_EXISTS", path + " is a directory");
+    SendError(res, absl::AlreadyExistsError(path + " is a directory"));
     return true;
   }
   if (req.get_header_value("If-None-Match") == "*" && files_.count(path) > 0) {
-    SendError(res, 412, "FAILED_PRECONDITION", path + " exists");
+    SendError(res, absl::FailedPreconditionError(path + " exists"));
     return true;
   }
   for (std::string p = Parent(path); p != "/"; p = Parent(p)) {
     if (files_.count(p) > 0) {
-      SendError(res, 409, "ALREADY_EXISTS", "a file is in the way of " + path);
+      SendError(res, absl::AlreadyExistsError("a file is in the way of " + path));
       return true;
     }
   }
@@ -243,8 +246,7 @@ void FakeGateway::HandlePut(const httplib::Request& req, httplib::Response& res,
   if (RejectUpload(req, path, res)) return;
   absl::MutexLock lock(&mu_);
   if (!MakeDirsLocked(Parent(path))) {
-    return SendError(res, 409, "ALREADY_EXISTS",
-                     "a file is in the way of " + Parent(path));
+    return SendError(res, absl::AlreadyExistsError("a file is in the way of " + Parent(path)));
   }
   File file{std::move(body), "", std::time(nullptr)};
   file.sha256 = Sha256Hex(file.content);
@@ -269,9 +271,9 @@ void FakeGateway::HandleGet(const httplib::Request& req,
     auto it = files_.find(path);
     if (it == files_.end()) {
       if (dirs_.count(path) > 0) {
-        return SendError(res, 400, "INVALID_ARGUMENT", path + " is a directory");
+        return SendError(res, absl::InvalidArgumentError(path + " is a directory"));
       }
-      return SendError(res, 404, "NOT_FOUND", "no such file: " + path);
+      return SendError(res, absl::NotFoundError("no such file: " + path));
     }
     *content = it->second.content;
     sha = it->second.sha256;
@@ -306,20 +308,19 @@ void FakeGateway::HandleDelete(const httplib::Request& req,
   if (TakeFailure(res)) return;
   const std::string path = req.matches[1];
   if (!CheckPath(path, res)) return;
-  if (path == "/") return SendError(res, 400, "INVALID_ARGUMENT", "cannot delete /");
+  if (path == "/") return SendError(res, absl::InvalidArgumentError("cannot delete /"));
   bool recursive = Param(req, "recursive") == "true";
   absl::MutexLock lock(&mu_);
   if (files_.erase(path) > 0) return SendJson(res, 200, {{"deleted", path}});
   if (dirs_.count(path) == 0) {
-    return SendError(res, 404, "NOT_FOUND", "no such file or directory: " + path);
+    return SendError(res, absl::NotFoundError("no such file or directory: " + path));
   }
   bool empty = std::none_of(files_.begin(), files_.end(),
                             [&](const auto& f) { return IsUnder(f.first, path); }) &&
                std::none_of(dirs_.begin(), dirs_.end(),
                             [&](const auto& d) { return IsUnder(d, path); });
   if (!empty && !recursive) {
-    return SendError(res, 409, "FAILED_PRECONDITION",
-                     "directory not empty: " + path);
+    return SendError(res, absl::AbortedError("directory not empty: " + path));
   }
   std::erase_if(files_, [&](const auto& f) { return IsUnder(f.first, path); });
   std::erase_if(dirs_, [&](const auto& d) { return d == path || IsUnder(d, path); });
@@ -336,9 +337,9 @@ void FakeGateway::HandleList(const httplib::Request& req,
   absl::MutexLock lock(&mu_);
   if (dirs_.count(path) == 0) {
     if (files_.count(path) > 0) {
-      return SendError(res, 400, "INVALID_ARGUMENT", "not a directory: " + path);
+      return SendError(res, absl::InvalidArgumentError("not a directory: " + path));
     }
-    return SendError(res, 404, "NOT_FOUND", "no such directory: " + path);
+    return SendError(res, absl::NotFoundError("no such directory: " + path));
   }
   auto wanted = [&](const std::string& p) {
     return IsUnder(p, path) && (recursive || Parent(p) == path);
@@ -346,12 +347,12 @@ void FakeGateway::HandleList(const httplib::Request& req,
   std::map<std::string, json> entries;  // sorted by path
   for (const std::string& dir : dirs_) {
     if (!wanted(dir)) continue;
-    entries[dir] = {{"name", std::string(Basename(dir))}, {"path", dir},
+    entries[dir] = {{"name", std::string(BaseName(dir))}, {"path", dir},
                     {"type", "dir"}, {"size", 0}, {"mtime", 0}};
   }
   for (const auto& [p, file] : files_) {
     if (!wanted(p)) continue;
-    entries[p] = {{"name", std::string(Basename(p))}, {"path", p},
+    entries[p] = {{"name", std::string(BaseName(p))}, {"path", p},
                   {"type", "file"}, {"size", file.content.size()},
                   {"mtime", file.mtime}};
   }
@@ -377,13 +378,13 @@ void FakeGateway::HandleMkdir(const httplib::Request& req,
   if (TakeFailure(res)) return;
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object() || !body.contains("path") || !body["path"].is_string()) {
-    return SendError(res, 400, "INVALID_ARGUMENT", "expected {\"path\": ...}");
+    return SendError(res, absl::InvalidArgumentError("expected {\"path\": ...}"));
   }
   const std::string path = body["path"];
   if (!CheckPath(path, res)) return;
   absl::MutexLock lock(&mu_);
   if (!MakeDirsLocked(path)) {
-    return SendError(res, 409, "ALREADY_EXISTS", "a file is in the way of " + path);
+    return SendError(res, absl::AlreadyExistsError("a file is in the way of " + path));
   }
   SendJson(res, 200, {{"path", path}});
 }
@@ -395,25 +396,24 @@ void FakeGateway::HandleRename(const httplib::Request& req,
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object() || !body.contains("source") || !body.contains("target") ||
       !body["source"].is_string() || !body["target"].is_string()) {
-    return SendError(res, 400, "INVALID_ARGUMENT",
-                     "expected {\"source\": ..., \"target\": ...}");
+    return SendError(res, absl::InvalidArgumentError("expected {\"source\": ..., \"target\": ...}"));
   }
   const std::string source = body["source"];
   const std::string target = body["target"];
   if (!CheckPath(source, res) || !CheckPath(target, res)) return;
   if (source == "/" || target == "/" || IsUnder(target, source)) {
-    return SendError(res, 400, "INVALID_ARGUMENT", "cannot move a directory into itself");
+    return SendError(res, absl::InvalidArgumentError("cannot move a directory into itself"));
   }
   absl::MutexLock lock(&mu_);
   bool is_file = files_.count(source) > 0;
   if (!is_file && dirs_.count(source) == 0) {
-    return SendError(res, 404, "NOT_FOUND", "no such file or directory: " + source);
+    return SendError(res, absl::NotFoundError("no such file or directory: " + source));
   }
   if (files_.count(target) > 0 || dirs_.count(target) > 0) {
-    return SendError(res, 409, "ALREADY_EXISTS", target + " exists");
+    return SendError(res, absl::AlreadyExistsError(target + " exists"));
   }
   if (!MakeDirsLocked(Parent(target))) {
-    return SendError(res, 409, "ALREADY_EXISTS", "a file is in the way of " + target);
+    return SendError(res, absl::AlreadyExistsError("a file is in the way of " + target));
   }
   auto moved = [&](const std::string& p) { return target + p.substr(source.size()); };
   if (is_file) {
@@ -446,7 +446,7 @@ void FakeGateway::HandleFileInfo(const httplib::Request& req,
     if (dirs_.count(path) > 0) {  // described, without chunks
       return SendJson(res, 200, {{"path", path}, {"type", "dir"}, {"size", 0}});
     }
-    return SendError(res, 404, "NOT_FOUND", "no such file: " + path);
+    return SendError(res, absl::NotFoundError("no such file: " + path));
   }
   const File& file = it->second;
   json chunks = json::array();
@@ -518,7 +518,7 @@ void FakeGateway::HandleUsage(const httplib::Request& req,
   if (!CheckPath(path, res)) return;
   absl::MutexLock lock(&mu_);
   if (dirs_.count(path) == 0) {
-    return SendError(res, 404, "NOT_FOUND", "no such directory: " + path);
+    return SendError(res, absl::NotFoundError("no such directory: " + path));
   }
   json children = json::array();
   auto child_of = [&](const std::string& p) { return IsUnder(p, path) && Parent(p) == path; };
@@ -538,7 +538,7 @@ void FakeGateway::HandleUsage(const httplib::Request& req,
         bytes += file.content.size();
       }
     }
-    children.push_back({{"name", std::string(Basename(child))},
+    children.push_back({{"name", std::string(BaseName(child))},
                         {"type", dirs_.count(child) > 0 ? "dir" : "file"},
                         {"files", files}, {"bytes", bytes}});
   }

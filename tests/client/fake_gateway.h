@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
 namespace httplib {
@@ -60,9 +61,9 @@ class FakeGateway {
   int port() const { return port_; }
   std::string url() const;
 
-  // The next request (any route) is answered with this error, after the
-  // request body was read.
-  void FailNextRequest(int http_status, std::string code, std::string message);
+  // The next request (any route) is answered with the gateway's reply for
+  // `status` (REQUIRES: not OK), after the request body was read.
+  void FailNextRequest(absl::Status status);
   // The next download carries a wrong X-Checksum-Sha256.
   void CorruptNextDownload();
   // The next download omits X-Checksum-Sha256.
@@ -80,17 +81,13 @@ class FakeGateway {
     std::string sha256;
     int64_t mtime = 0;
   };
-  struct Failure {
-    int status;
-    std::string code;
-    std::string message;
-  };
 
   void Route();
   void Record(const httplib::Request& req, std::vector<size_t> pieces);
   // True (and `res` filled) if a failure was queued.
   bool TakeFailure(httplib::Response& res);
-  // True (and `res` filled) if an upload to `path` must fail: 400, 409, 412.
+  // True (and `res` filled) if an upload to `path` must fail: InvalidArgument,
+  // AlreadyExists, FailedPrecondition.
   bool RejectUpload(const httplib::Request& req, const std::string& path,
                     httplib::Response& res);
 
@@ -121,7 +118,7 @@ class FakeGateway {
   std::map<std::string, File> files_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> dirs_ ABSL_GUARDED_BY(mu_);
   std::vector<RecordedRequest> requests_ ABSL_GUARDED_BY(mu_);
-  std::optional<Failure> next_failure_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> next_failure_ ABSL_GUARDED_BY(mu_);
   bool corrupt_next_download_ ABSL_GUARDED_BY(mu_) = false;
   bool omit_next_checksum_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -59,6 +59,31 @@ TEST(HttpStatusTest, MapsCodes) {
   EXPECT_EQ(HttpStatusFor(absl::OutOfRangeError("")), 416);
   EXPECT_EQ(HttpStatusFor(absl::UnavailableError("")), 503);
   EXPECT_EQ(HttpStatusFor(absl::ResourceExhaustedError("")), 507);
+  EXPECT_EQ(HttpStatusFor(absl::OkStatus()), 200);
+}
+
+// The wire names of DESIGN.md §5, as the pytest suite and the client read them.
+TEST(SetErrorTest, SendsTheApiErrorNames) {
+  struct Case {
+    absl::Status status;
+    int http;
+    const char* name;
+  };
+  for (const Case& c : {Case{absl::InvalidArgumentError("m"), 400, "BAD_REQUEST"},
+                        Case{absl::AbortedError("m"), 409, "CONFLICT"},
+                        Case{absl::AlreadyExistsError("m"), 409, "CONFLICT"},
+                        Case{absl::FailedPreconditionError("m"), 412, "PRECONDITION_FAILED"},
+                        Case{absl::DeadlineExceededError("m"), 503, "UNAVAILABLE"},
+                        Case{absl::ResourceExhaustedError("m"), 507, "INSUFFICIENT_STORAGE"},
+                        Case{absl::DataLossError("m"), 500, "DATA_LOSS"},
+                        Case{absl::PermissionDeniedError("m"), 500, "INTERNAL"}}) {
+    httplib::Response res;
+    SetError(res, c.status);
+    EXPECT_EQ(res.status, c.http) << c.status;
+    nlohmann::json body = nlohmann::json::parse(res.body);
+    EXPECT_EQ(body["error"]["code"], c.name) << c.status;
+    EXPECT_EQ(body["error"]["message"], "m");
+  }
 }
 
 }  // namespace
