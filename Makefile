@@ -62,8 +62,9 @@ build: ## Build the binaries natively into build/bin (BUILD_DIR) (cmake + ninja)
 deps: ## Install the Debian packages building and testing need (skips what is present)
 	scripts/install-deps.sh
 
-test: deps ## Install deps, build, run every test (unit, cluster, integration, Docker e2e)
+test: deps ## Install deps, build, run every test (unit, cluster, integration, Docker e2e), then the clang thread-safety build
 	cmake -S . -B build -G Ninja -DCAIRN_E2E=ON && cmake --build build && ctest --test-dir build --output-on-failure
+	scripts/thread-safety-check.sh
 
 local: deps build ## Build, then run a local cluster without Docker (gateway on 8089)
 	scripts/local-cluster.sh

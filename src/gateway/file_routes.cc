@@ -46,8 +46,10 @@ void HandlePut(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
     return RejectUpload(res, absl::InvalidArgumentError("If-None-Match on upload supports only *"),
                         &content_reader);
   }
-  if (req.has_header("Content-Length")) {
-    absl::SimpleAtoi(ToAbsl(req.get_header_value("Content-Length")), &opts.expected_length);
+  if (req.has_header("Content-Length") &&
+      !absl::SimpleAtoi(ToAbsl(req.get_header_value("Content-Length")), &opts.expected_length)) {
+    return RejectUpload(res, absl::InvalidArgumentError("Content-Length is not a number"),
+                        &content_reader);
   }
   Uploader uploader(ctx->master.get(), &ctx->pool, &ctx->buffers, opts);
   absl::Status s = uploader.Start();
