@@ -1,6 +1,6 @@
 #include "chunkserver/background.h"
 
-#include "chunkserver/chunkserver_service.h"
+#include "chunkserver/peer_copy.h"
 #include "common/logging.h"
 
 namespace cairn::chunkserver {

@@ -10,6 +10,7 @@ namespace cairn::chunkserver {
 absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
     const ChunkserverOptions& options, FileSystem* fs, Clock* clock) {
   auto s = std::unique_ptr<ChunkserverServer>(new ChunkserverServer());
+  ASSIGN_OR_RETURN(s->master_, MasterClient::Connect(options.master));
   ASSIGN_OR_RETURN(s->store_, ChunkStore::Open(fs, options.root_dir));
   s->service_ = std::make_unique<ChunkserverService>(s->store_.get(), &s->peers_, &s->metrics_);
   ASSIGN_OR_RETURN(s->grpc_, StartGrpcServer(options.listen, {s->service_.get()}, options.announce));
@@ -26,12 +27,12 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
   RepairWorker* repair = s->repair_.get();
   HeartbeatOptions hb;
   hb.on_replicate = [repair](const ReplicateCommand& cmd) { repair->Enqueue(cmd); };
-  hb.master = options.master;
   hb.advertise = s->advertise_;
   hb.zone = options.zone;
   hb.interval = options.heartbeat_interval;
   hb.capacity_limit = options.capacity;
-  s->heartbeat_ = std::make_unique<Heartbeat>(hb, fs, s->store_.get(), clock, &s->metrics_);
+  s->heartbeat_ = std::make_unique<Heartbeat>(hb, s->master_.get(), fs, s->store_.get(), clock,
+                                             &s->metrics_);
 
   ChunkStore* store = s->store_.get();
   Heartbeat* heartbeat = s->heartbeat_.get();

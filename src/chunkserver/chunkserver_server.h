@@ -10,6 +10,7 @@
 #include "chunkserver/chunk_store.h"
 #include "chunkserver/chunkserver_service.h"
 #include "chunkserver/heartbeat.h"
+#include "common/master_client.h"
 #include "common/net.h"
 
 namespace cairn::chunkserver {
@@ -48,6 +49,7 @@ class ChunkserverServer {
   ChunkserverServer() = default;
 
   Metrics metrics_;
+  std::unique_ptr<MasterClient> master_;  // the heartbeat's connection to the master
   StubCache<cairn::Chunkserver> peers_;  // pipeline and repair channels to other chunkservers
   std::unique_ptr<ChunkStore> store_;
   std::unique_ptr<ChunkserverService> service_;

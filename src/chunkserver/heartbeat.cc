@@ -4,17 +4,23 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
-#include "common/net.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/logging.h"
 
 namespace cairn::chunkserver {
+namespace {
 
-Heartbeat::Heartbeat(const HeartbeatOptions& options, FileSystem* fs, ChunkStore* store,
-                     Clock* clock, Metrics* metrics)
-    : options_(options), fs_(fs), store_(store), metrics_(metrics),
-      stub_(cairn::Master::NewStub(MakeChannel(options.master))),
+// Fail fast while the master is down: the beat is retried next interval, and
+// Healthy() should say so meanwhile.
+constexpr MasterCallOptions kRegisterCall{.deadline = absl::Seconds(5), .wait_for_ready = false};
+constexpr MasterCallOptions kHeartbeatCall{.deadline = absl::Seconds(10), .wait_for_ready = false};
+
+}  // namespace
+
+Heartbeat::Heartbeat(const HeartbeatOptions& options, MasterClient* master, FileSystem* fs,
+                     ChunkStore* store, Clock* clock, Metrics* metrics)
+    : options_(options), master_(master), fs_(fs), store_(store), metrics_(metrics),
       task_(clock, options.interval, [this] { BeatOnce().IgnoreError(); }) {
   metrics_->Describe("cairn_chunkserver_heartbeats_total", Metrics::Type::kCounter,
                      "Heartbeats sent to the master, by result.");
@@ -66,9 +72,12 @@ absl::Status Heartbeat::EnsureRegistered() {
   req.set_address(options_.advertise);
   req.set_zone(options_.zone);
   RegisterReply reply;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  RETURN_IF_ERROR(Annotate(FromGrpcStatus(stub_->Register(&ctx, req, &reply)), "register"));
+  grpc::Status status = master_->Call(
+      [&](cairn::Master::StubInterface* stub, grpc::ClientContext* ctx) {
+        return stub->Register(ctx, req, &reply);
+      },
+      kRegisterCall);
+  RETURN_IF_ERROR(Annotate(FromGrpcStatus(status), "register"));
   persisted = reply.node_id() == id;
   if (!persisted) {
     absl::Status s = WriteFileAtomically(fs_, id_path, cairn::StrCat(reply.node_id(), "\n"));
@@ -120,9 +129,12 @@ absl::Status Heartbeat::BeatOnce() {
       req.set_free_bytes(free);
     }
     HeartbeatReply reply;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    s = Annotate(FromGrpcStatus(stub_->Heartbeat(&ctx, req, &reply)), "heartbeat");
+    grpc::Status status = master_->Call(
+        [&](cairn::Master::StubInterface* stub, grpc::ClientContext* ctx) {
+          return stub->Heartbeat(ctx, req, &reply);
+        },
+        kHeartbeatCall);
+    s = Annotate(FromGrpcStatus(status), "heartbeat");
     metrics_->Add("cairn_chunkserver_heartbeats_total",
                   s.ok() ? "result=\"ok\"" : "result=\"error\"");
     if (s.ok()) {

@@ -15,15 +15,15 @@
 #include "absl/synchronization/mutex.h"
 #include "chunkserver/chunk_store.h"
 #include "common/clock.h"
+#include "common/master_client.h"
 #include "common/file_system.h"
 #include "common/metrics.h"
 #include "common/periodic_task.h"
-#include "proto/master.grpc.pb.h"
+#include "proto/master.pb.h"
 
 namespace cairn::chunkserver {
 
 struct HeartbeatOptions {
-  std::string master;     // host:port
   std::string advertise;  // our gRPC address as others reach it
   std::string zone;
   absl::Duration interval = absl::Seconds(2);
@@ -37,12 +37,16 @@ struct HeartbeatOptions {
 
 class Heartbeat {
  public:
-  // `fs`, `store`, `clock` and `metrics` must outlive this object.
-  Heartbeat(const HeartbeatOptions& options, FileSystem* fs, ChunkStore* store, Clock* clock,
-            Metrics* metrics);
+  // `master`, `fs`, `store`, `clock` and `metrics` are borrowed and must
+  // outlive this object.
+  Heartbeat(const HeartbeatOptions& options, MasterClient* master, FileSystem* fs,
+            ChunkStore* store, Clock* clock, Metrics* metrics);
   ~Heartbeat();
 
-  // One beat: registers if needed, reports, applies the reply.
+  // One beat: registers if needed, reports, applies the reply. Returns the
+  // master call's error (Unavailable, DeadlineExceeded, ...) or DataLoss for
+  // an unreadable <root>/node_id. Not to be called concurrently with itself
+  // (the thread of Start() calls it).
   absl::Status BeatOnce();
   // Beats every interval on a thread until Stop().
   void Start();
@@ -61,10 +65,10 @@ class Heartbeat {
 
   // Constant after construction.
   const HeartbeatOptions options_;
+  MasterClient* const master_;
   FileSystem* const fs_;
   ChunkStore* const store_;
   Metrics* const metrics_;
-  const std::unique_ptr<cairn::Master::Stub> stub_;
 
   mutable absl::Mutex mu_;
   uint64_t node_id_ ABSL_GUARDED_BY(mu_) = 0;

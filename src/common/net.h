@@ -47,19 +47,37 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
 // One stub (and channel) per address, made on first use and kept: a channel
 // per call would pay a connection each time, and concurrent calls to one peer
 // share its connection. Thread-safe.
+//
+// The stubs come from a factory: by default a real channel to the address;
+// tests pass one that returns gmock stubs or in-process fakes.
 template <typename Service>
 class StubCache {
  public:
-  typename Service::Stub* Get(const std::string& address) {
+  using Stub = typename Service::StubInterface;
+  using Factory = std::function<std::unique_ptr<Stub>(const std::string& address)>;
+
+  StubCache() : factory_(&RealStub) {}
+  // REQUIRES: `factory` is set and returns a stub for every address.
+  explicit StubCache(Factory factory) : factory_(std::move(factory)) {}
+
+  // The stub for `address`, valid as long as this cache.
+  Stub* Get(const std::string& address) {
     absl::MutexLock lock(&mu_);
     auto& stub = stubs_[address];
-    if (!stub) stub = Service::NewStub(MakeChannel(address));
+    if (!stub) stub = factory_(address);
     return stub.get();
   }
 
  private:
+  static std::unique_ptr<Stub> RealStub(const std::string& address) {
+    return Service::NewStub(MakeChannel(address));
+  }
+
+  // Constant after construction.
+  const Factory factory_;
+
   absl::Mutex mu_;
-  std::map<std::string, std::unique_ptr<typename Service::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<Stub>> stubs_ ABSL_GUARDED_BY(mu_);
 };
 
 // An httplib server on its own thread. Stop() (or destruction) stops it.

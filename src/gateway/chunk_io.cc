@@ -3,6 +3,7 @@
 #include "common/crc32c.h"
 #include "common/logging.h"
 #include "common/net.h"
+#include "common/pipeline_failure.h"
 #include "common/status.h"
 #include "common/strings.h"
 
@@ -34,9 +35,9 @@ absl::Status ChunkPipelineWriter::Fail(absl::Status s) {
   finished_ = true;  // Finish() was called on the stream
   // The chunkserver names the pipeline member that failed; else blame the first.
   failed_node_ = allocation_.replicas(0).node_id();
-  std::string_view msg = ToStd(s.message());
+  std::string blamed = BlamedPipelineNode(s);
   for (const NodeAddress& r : allocation_.replicas()) {
-    if (msg.starts_with(cairn::StrCat("pipeline ", r.address(), ":"))) failed_node_ = r.node_id();
+    if (!blamed.empty() && r.address() == blamed) failed_node_ = r.node_id();
   }
   return s;
 }
@@ -50,7 +51,7 @@ absl::Status ChunkPipelineWriter::Send(std::string* piece) {
   msg_.set_data_crc32c(piece_crc);
   bool sent = stream_->Write(msg_);
   msg_.mutable_data()->swap(*piece);
-  if (!sent) return Fail(FromGrpcStatus(stream_->Finish()));
+  if (!sent) return Fail(FromGrpcPipelineStatus(stream_->Finish()));
   header_sent_ = true;
   msg_.clear_header();
   return absl::OkStatus();
@@ -71,7 +72,7 @@ absl::Status ChunkPipelineWriter::Close() {
 absl::StatusOr<ChunkRef> ChunkPipelineWriter::Finish() {
   RETURN_IF_ERROR(Close());
   finished_ = true;
-  absl::Status s = FromGrpcStatus(stream_->Finish());
+  absl::Status s = FromGrpcPipelineStatus(stream_->Finish());
   if (!s.ok()) return Fail(s);
   if (reply_.size() != size_ || reply_.crc32c() != crc_) {
     return Fail(absl::DataLossError("replica checksum differs from what was sent"));

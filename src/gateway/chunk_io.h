@@ -50,7 +50,7 @@ class ChunkPipelineWriter {
   const AllocateChunkReply allocation_;
   grpc::ClientContext ctx_;
   WriteChunkReply reply_;
-  std::unique_ptr<grpc::ClientWriter<WriteChunkRequest>> stream_;
+  std::unique_ptr<grpc::ClientWriterInterface<WriteChunkRequest>> stream_;
   WriteChunkRequest msg_;
   bool header_sent_ = false;
   bool broken_ = false;
