@@ -7,7 +7,11 @@ namespace cairn::chunkserver {
 
 RepairWorker::RepairWorker(ChunkStore* store, StubCache<cairn::Chunkserver>* peers, Clock* clock,
                            Metrics* metrics, uint64_t bytes_per_second, int threads)
-    : store_(store), peers_(peers), metrics_(metrics), limiter_(bytes_per_second, clock), threads_(threads) {
+    : store_(store),
+      peers_(peers),
+      metrics_(metrics),
+      limiter_(bytes_per_second, clock),
+      threads_(threads) {
   metrics_->Describe("cairn_chunkserver_repair_copies_total", Metrics::Type::kCounter,
                      "Chunk copies from peers (repair, rebalancing), by result.");
   metrics_->Describe("cairn_chunkserver_repair_bytes_total", Metrics::Type::kCounter,
@@ -42,7 +46,8 @@ void RepairWorker::Run() {
     ReplicateCommand cmd;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (stopping_) return;
       cmd = std::move(queue_.front());
@@ -69,7 +74,10 @@ void RepairWorker::Run() {
 
 Scrubber::Scrubber(ChunkStore* store, Clock* clock, Metrics* metrics, uint64_t bytes_per_second,
                    absl::Duration pause)
-    : store_(store), metrics_(metrics), rate_(bytes_per_second), limiter_(bytes_per_second, clock),
+    : store_(store),
+      metrics_(metrics),
+      rate_(bytes_per_second),
+      limiter_(bytes_per_second, clock),
       task_(clock, pause, [this] { ScrubOnce(); }) {
   metrics_->Describe("cairn_chunkserver_scrubbed_bytes_total", Metrics::Type::kCounter,
                      "Replica bytes re-verified by the scrubber.", /*unlabeled=*/true);
@@ -90,7 +98,8 @@ int Scrubber::ScrubOnce() {
     if (absl::IsDataLoss(s)) {
       ++corrupt;
       metrics_->Add("cairn_chunkserver_scrub_errors_total", "");
-      spdlog::warn("scrubber: replica {} v{} is corrupt: {}", r.handle(), r.version(), s.ToString());
+      spdlog::warn("scrubber: replica {} v{} is corrupt: {}", r.handle(), r.version(),
+                   s.ToString());
     }
   }
   metrics_->Add("cairn_chunkserver_scrub_passes_total", "");

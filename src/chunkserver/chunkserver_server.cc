@@ -13,7 +13,8 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
   ASSIGN_OR_RETURN(s->master_, MasterClient::Connect(options.master));
   ASSIGN_OR_RETURN(s->store_, ChunkStore::Open(fs, options.root_dir));
   s->service_ = std::make_unique<ChunkserverService>(s->store_.get(), &s->peers_, &s->metrics_);
-  ASSIGN_OR_RETURN(s->grpc_, StartGrpcServer(options.listen, {s->service_.get()}, options.announce));
+  ASSIGN_OR_RETURN(s->grpc_,
+                   StartGrpcServer(options.listen, {s->service_.get()}, options.announce));
   s->advertise_ = options.advertise;
   if (s->advertise_.empty()) {
     std::string host = s->grpc_.bound.host;
@@ -21,7 +22,7 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
     s->advertise_ = cairn::StrCat(host, ":", s->grpc_.bound.port);
   }
   s->repair_ = std::make_unique<RepairWorker>(s->store_.get(), &s->peers_, clock, &s->metrics_,
-                                             options.repair_bandwidth);
+                                              options.repair_bandwidth);
   s->scrubber_ = std::make_unique<Scrubber>(s->store_.get(), clock, &s->metrics_,
                                             options.scrub_bandwidth, options.scrub_pause);
   RepairWorker* repair = s->repair_.get();
@@ -31,8 +32,8 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
   hb.zone = options.zone;
   hb.interval = options.heartbeat_interval;
   hb.capacity_limit = options.capacity;
-  s->heartbeat_ = std::make_unique<Heartbeat>(hb, s->master_.get(), fs, s->store_.get(), clock,
-                                             &s->metrics_);
+  s->heartbeat_ =
+      std::make_unique<Heartbeat>(hb, s->master_.get(), fs, s->store_.get(), clock, &s->metrics_);
 
   ChunkStore* store = s->store_.get();
   Heartbeat* heartbeat = s->heartbeat_.get();
@@ -65,7 +66,8 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
       m.Set("cairn_chunkserver_disk_free_bytes", "", static_cast<double>(space->free));
     }
   });
-  AddStatusRoutes(s->http_.server(), [heartbeat] { return heartbeat->Healthy(); }, &s->metrics_);
+  AddStatusRoutes(
+      s->http_.server(), [heartbeat] { return heartbeat->Healthy(); }, &s->metrics_);
   ASSIGN_OR_RETURN(HostPort hp, s->http_.Start(options.http_listen, options.announce));
   s->http_port_ = hp.port;
   s->repair_->Start();

@@ -23,9 +23,9 @@ struct ChunkserverOptions {
   std::string advertise;  // default: listen host (127.0.0.1 for 0.0.0.0) and bound port
   std::string zone = "default";
   absl::Duration heartbeat_interval = absl::Seconds(2);
-  uint64_t capacity = 0;                // bytes this node may use; 0: the whole disk
-  uint64_t repair_bandwidth = 0;        // bytes/s for copies from peers; 0: unlimited
-  uint64_t scrub_bandwidth = 32 << 20;  // bytes/s re-verified; 0: no scrubbing
+  uint64_t capacity = 0;                          // bytes this node may use; 0: the whole disk
+  uint64_t repair_bandwidth = 0;                  // bytes/s for copies from peers; 0: unlimited
+  uint64_t scrub_bandwidth = 32 << 20;            // bytes/s re-verified; 0: no scrubbing
   absl::Duration scrub_pause = absl::Minutes(1);  // between full passes
   bool announce = true;
 };
@@ -50,7 +50,7 @@ class ChunkserverServer {
 
   Metrics metrics_;
   std::unique_ptr<MasterClient> master_;  // the heartbeat's connection to the master
-  StubCache<cairn::Chunkserver> peers_;  // pipeline and repair channels to other chunkservers
+  StubCache<cairn::Chunkserver> peers_;   // pipeline and repair channels to other chunkservers
   std::unique_ptr<ChunkStore> store_;
   std::unique_ptr<ChunkserverService> service_;
   std::unique_ptr<RepairWorker> repair_;

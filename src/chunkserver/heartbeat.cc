@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "common/logging.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "common/logging.h"
 
 namespace cairn::chunkserver {
 namespace {
@@ -20,12 +20,17 @@ constexpr MasterCallOptions kHeartbeatCall{.deadline = absl::Seconds(10), .wait_
 
 Heartbeat::Heartbeat(const HeartbeatOptions& options, MasterClient* master, FileSystem* fs,
                      ChunkStore* store, Clock* clock, Metrics* metrics)
-    : options_(options), master_(master), fs_(fs), store_(store), metrics_(metrics),
+    : options_(options),
+      master_(master),
+      fs_(fs),
+      store_(store),
+      metrics_(metrics),
       task_(clock, options.interval, [this] { BeatOnce().IgnoreError(); }) {
   metrics_->Describe("cairn_chunkserver_heartbeats_total", Metrics::Type::kCounter,
                      "Heartbeats sent to the master, by result.");
   metrics_->Describe("cairn_chunkserver_garbage_deleted_total", Metrics::Type::kCounter,
-                     "Replicas deleted because the master no longer needs them.", /*unlabeled=*/true);
+                     "Replicas deleted because the master no longer needs them.",
+                     /*unlabeled=*/true);
   metrics_->Describe("cairn_chunkserver_garbage_deleted_bytes_total", Metrics::Type::kCounter,
                      "Bytes of replicas deleted as garbage.", /*unlabeled=*/true);
 }
@@ -72,11 +77,10 @@ absl::Status Heartbeat::EnsureRegistered() {
   req.set_address(options_.advertise);
   req.set_zone(options_.zone);
   RegisterReply reply;
-  grpc::Status status = master_->Call(
-      [&](cairn::Master::StubInterface* stub, grpc::ClientContext* ctx) {
-        return stub->Register(ctx, req, &reply);
-      },
-      kRegisterCall);
+  grpc::Status status =
+      master_->Call([&](cairn::Master::StubInterface* stub,
+                        grpc::ClientContext* ctx) { return stub->Register(ctx, req, &reply); },
+                    kRegisterCall);
   RETURN_IF_ERROR(Annotate(FromGrpcStatus(status), "register"));
   persisted = reply.node_id() == id;
   if (!persisted) {
@@ -129,11 +133,10 @@ absl::Status Heartbeat::BeatOnce() {
       req.set_free_bytes(free);
     }
     HeartbeatReply reply;
-    grpc::Status status = master_->Call(
-        [&](cairn::Master::StubInterface* stub, grpc::ClientContext* ctx) {
-          return stub->Heartbeat(ctx, req, &reply);
-        },
-        kHeartbeatCall);
+    grpc::Status status =
+        master_->Call([&](cairn::Master::StubInterface* stub,
+                          grpc::ClientContext* ctx) { return stub->Heartbeat(ctx, req, &reply); },
+                      kHeartbeatCall);
     s = Annotate(FromGrpcStatus(status), "heartbeat");
     metrics_->Add("cairn_chunkserver_heartbeats_total",
                   s.ok() ? "result=\"ok\"" : "result=\"error\"");
@@ -170,7 +173,8 @@ void Heartbeat::Apply(const HeartbeatReply& reply) {
     absl::Status s = store_->Delete(r.handle(), r.version());
     if (s.ok()) {
       metrics_->Add("cairn_chunkserver_garbage_deleted_total", "");
-      metrics_->Add("cairn_chunkserver_garbage_deleted_bytes_total", "", static_cast<double>(r.size()));
+      metrics_->Add("cairn_chunkserver_garbage_deleted_bytes_total", "",
+                    static_cast<double>(r.size()));
       spdlog::debug("deleted garbage replica {} v{}", r.handle(), r.version());
     } else if (!absl::IsNotFound(s)) {
       spdlog::warn("deleting replica {}: {}", r.handle(), s.ToString());

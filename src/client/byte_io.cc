@@ -17,8 +17,7 @@ namespace cairn::client {
 
 // ---------------------------------------------------------------- FdSource
 
-absl::StatusOr<std::unique_ptr<FdSource>> FdSource::Open(
-    const std::string& path) {
+absl::StatusOr<std::unique_ptr<FdSource>> FdSource::Open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoToStatus(errno, "open", path);
   struct stat st;
@@ -36,8 +35,7 @@ absl::StatusOr<std::unique_ptr<FdSource>> FdSource::Open(
   return std::unique_ptr<FdSource>(new FdSource(fd, /*owned=*/true, path, size));
 }
 
-absl::StatusOr<std::unique_ptr<FdSource>> FdSource::Borrow(int fd,
-                                                           std::string name) {
+absl::StatusOr<std::unique_ptr<FdSource>> FdSource::Borrow(int fd, std::string name) {
   struct stat st;
   if (::fstat(fd, &st) != 0) return ErrnoToStatus(errno, "stat", name);
   if (S_ISDIR(st.st_mode)) {
@@ -49,8 +47,7 @@ absl::StatusOr<std::unique_ptr<FdSource>> FdSource::Borrow(int fd,
   if (S_ISREG(st.st_mode) && ::lseek(fd, 0, SEEK_CUR) == 0) {
     size = static_cast<uint64_t>(st.st_size);
   }
-  return std::unique_ptr<FdSource>(
-      new FdSource(fd, /*owned=*/false, std::move(name), size));
+  return std::unique_ptr<FdSource>(new FdSource(fd, /*owned=*/false, std::move(name), size));
 }
 
 FdSource::~FdSource() {
@@ -64,9 +61,9 @@ absl::StatusOr<size_t> FdSource::Read(uint64_t offset, absl::Span<char> buf) {
       n = ::pread(fd_, buf.data(), buf.size(), static_cast<off_t>(offset));
     } else {
       if (offset != position_) {
-        return absl::FailedPreconditionError(cairn::StrCat(
-            name_, ": cannot re-read a stream (asked for offset ", offset,
-            ", at ", position_, ")"));
+        return absl::FailedPreconditionError(
+            cairn::StrCat(name_, ": cannot re-read a stream (asked for offset ", offset, ", at ",
+                          position_, ")"));
       }
       n = ::read(fd_, buf.data(), buf.size());
     }
@@ -115,8 +112,7 @@ absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Create(std::string path) {
   temp_buf.push_back('\0');
   int fd = ::mkostemp(temp_buf.data(), O_CLOEXEC);
   if (fd < 0) return ErrnoToStatus(errno, "create", path);
-  return std::unique_ptr<FileSink>(
-      new FileSink(fd, std::move(path), std::string(temp_buf.data())));
+  return std::unique_ptr<FileSink>(new FileSink(fd, std::move(path), std::string(temp_buf.data())));
 }
 
 FileSink::~FileSink() {
@@ -160,8 +156,7 @@ absl::Status FdSink::Write(std::string_view data) {
 
 // ---------------------------------------------------------------- strings
 
-absl::StatusOr<size_t> StringSource::Read(uint64_t offset,
-                                          absl::Span<char> buf) {
+absl::StatusOr<size_t> StringSource::Read(uint64_t offset, absl::Span<char> buf) {
   if (offset >= data_.size()) return 0;
   size_t n = std::min<uint64_t>(buf.size(), data_.size() - offset);
   std::copy_n(data_.data() + offset, n, buf.data());

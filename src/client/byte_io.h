@@ -56,8 +56,7 @@ class FdSource : public ByteSource {
 
   // Wraps an already open descriptor (e.g. STDIN_FILENO) without owning it.
   // `name` is used in error messages.
-  static absl::StatusOr<std::unique_ptr<FdSource>> Borrow(int fd,
-                                                          std::string name);
+  static absl::StatusOr<std::unique_ptr<FdSource>> Borrow(int fd, std::string name);
 
   ~FdSource() override;
 

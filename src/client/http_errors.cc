@@ -1,9 +1,8 @@
 #include "client/http_errors.h"
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "client/text.h"
 #include "common/api_errors.h"
@@ -30,13 +29,19 @@ absl::StatusCode CodeFromHttpStatus(int http_status) {
   if (std::optional<absl::StatusCode> code = CodeForApiHttpStatus(http_status)) return *code;
   // Statuses the gateway never sends, from proxies in front of it.
   switch (http_status) {
-    case 401: return absl::StatusCode::kUnauthenticated;
-    case 403: return absl::StatusCode::kPermissionDenied;
-    case 429: return absl::StatusCode::kResourceExhausted;
-    case 501: return absl::StatusCode::kUnimplemented;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 429:
+      return absl::StatusCode::kResourceExhausted;
+    case 501:
+      return absl::StatusCode::kUnimplemented;
     case 502:
-    case 504: return absl::StatusCode::kUnavailable;
-    default: break;
+    case 504:
+      return absl::StatusCode::kUnavailable;
+    default:
+      break;
   }
   if (http_status >= 400 && http_status < 500) {
     return absl::StatusCode::kFailedPrecondition;
@@ -47,14 +52,11 @@ absl::StatusCode CodeFromHttpStatus(int http_status) {
 absl::Status StatusFromHttpReply(int http_status, std::string_view body) {
   absl::StatusCode code = CodeFromHttpStatus(http_status);
   std::string message;
-  nlohmann::json parsed = nlohmann::json::parse(body.begin(), body.end(),
-                                                nullptr, false);
-  if (parsed.is_object() && parsed.contains("error") &&
-      parsed["error"].is_object()) {
+  nlohmann::json parsed = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
     const nlohmann::json& error = parsed["error"];
     if (error.contains("code") && error["code"].is_string()) {
-      std::optional<absl::StatusCode> named =
-          CodeForApiErrorName(error["code"].get<std::string>());
+      std::optional<absl::StatusCode> named = CodeForApiErrorName(error["code"].get<std::string>());
       if (named.has_value()) code = *named;
     }
     if (error.contains("message") && error["message"].is_string()) {

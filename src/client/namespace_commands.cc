@@ -25,8 +25,7 @@ void PrintFileInfo(const CommandContext& ctx, const FileInfo& info) {
   std::ostream& out = *ctx.out;
   out << "path:         " << info.path << "\n"
       << "type:         file\n"
-      << "size:         " << HumanBytes(info.size) << " (" << info.size
-      << " bytes)\n"
+      << "size:         " << HumanBytes(info.size) << " (" << info.size << " bytes)\n"
       << "sha256:       " << info.sha256 << "\n"
       << "replication:  " << info.replication << "\n"
       << "modified:     " << FormatMtime(info.mtime) << "\n"
@@ -47,10 +46,9 @@ void PrintFileInfo(const CommandContext& ctx, const FileInfo& info) {
       replicas.push_back(std::move(where));
     }
     bool short_of_replicas = chunk.replicas.size() < info.replication;
-    table.AddRow({cairn::StrCat(chunk.index), chunk.handle,
-                  cairn::StrCat(chunk.version), HumanBytes(chunk.size),
-                  Table::Cell(replicas.empty() ? "(none)"
-                                               : absl::StrJoin(replicas, " "),
+    table.AddRow({cairn::StrCat(chunk.index), chunk.handle, cairn::StrCat(chunk.version),
+                  HumanBytes(chunk.size),
+                  Table::Cell(replicas.empty() ? "(none)" : absl::StrJoin(replicas, " "),
                               short_of_replicas ? kYellow : "")});
   }
   out << table.Render(ctx.color);
@@ -64,8 +62,7 @@ bool RemoteIsDirectory(const CommandContext& ctx, const std::string& path) {
   return info.ok() && info->is_dir();
 }
 
-absl::Status RunLs(const CommandContext& ctx, const std::string& typed,
-                   bool recursive) {
+absl::Status RunLs(const CommandContext& ctx, const std::string& typed, bool recursive) {
   absl::StatusOr<std::string> path = NormalizeUserPath(typed);
   if (!path.ok()) return path.status();
   absl::StatusOr<Listing> listing = ctx.client->List(*path, recursive);
@@ -75,8 +72,8 @@ absl::Status RunLs(const CommandContext& ctx, const std::string& typed,
     if (info.ok() && !info->is_dir()) {
       Listing single;
       single.path = *path;
-      single.entries.push_back(ListEntry{std::string(BaseName(*path)), *path,
-                                         "file", info->size, info->mtime});
+      single.entries.push_back(
+          ListEntry{std::string(BaseName(*path)), *path, "file", info->size, info->mtime});
       listing = std::move(single);
     }
   }
@@ -86,39 +83,30 @@ absl::Status RunLs(const CommandContext& ctx, const std::string& typed,
     *ctx.out << ToJson(*listing).dump() << "\n";
     return absl::OkStatus();
   }
-  Table table({{"TYPE"},
-               {"SIZE", Table::Align::kRight},
-               {"MODIFIED"},
-               {"NAME"}});
+  Table table({{"TYPE"}, {"SIZE", Table::Align::kRight}, {"MODIFIED"}, {"NAME"}});
   for (const ListEntry& entry : listing->entries) {
     std::string name = recursive ? EntryPath(*listing, entry) : entry.name;
     if (entry.is_dir()) name += "/";
-    table.AddRow({entry.is_dir() ? "dir" : "file",
-                  entry.is_dir() ? "-" : HumanBytes(entry.size),
-                  FormatMtime(entry.mtime),
-                  Table::Cell(name, entry.is_dir() ? kBold : "")});
+    table.AddRow({entry.is_dir() ? "dir" : "file", entry.is_dir() ? "-" : HumanBytes(entry.size),
+                  FormatMtime(entry.mtime), Table::Cell(name, entry.is_dir() ? kBold : "")});
   }
   if (!listing->entries.empty()) *ctx.out << table.Render(ctx.color);
   return absl::OkStatus();
 }
 
-absl::Status RunRm(const CommandContext& ctx, const std::string& typed,
-                   bool recursive) {
+absl::Status RunRm(const CommandContext& ctx, const std::string& typed, bool recursive) {
   absl::StatusOr<std::string> path = NormalizeUserPath(typed);
   if (!path.ok()) return path.status();
   if (*path == "/") return absl::InvalidArgumentError("refusing to remove /");
   absl::Status status = ctx.client->Delete(*path, recursive);
-  if (!recursive && (absl::IsFailedPrecondition(status) ||
-                     absl::IsAlreadyExists(status))) {
-    status = absl::Status(
-        status.code(),
-        cairn::StrCat(status.message(), "; `cairn rm -r` deletes a directory "
-                                        "with everything in it"));
+  if (!recursive && (absl::IsFailedPrecondition(status) || absl::IsAlreadyExists(status))) {
+    status = absl::Status(status.code(), cairn::StrCat(status.message(),
+                                                       "; `cairn rm -r` deletes a directory "
+                                                       "with everything in it"));
   }
   if (!status.ok()) return Context(status, cairn::StrCat("rm ", *path));
   if (ctx.json) {
-    *ctx.out << nlohmann::json{{"removed", *path}, {"recursive", recursive}}.dump()
-             << "\n";
+    *ctx.out << nlohmann::json{{"removed", *path}, {"recursive", recursive}}.dump() << "\n";
   }
   return absl::OkStatus();
 }
@@ -138,8 +126,7 @@ absl::Status RunMv(const CommandContext& ctx, const std::string& typed_source,
     return Context(status, cairn::StrCat("mv ", *source, " ", *target));
   }
   if (ctx.json) {
-    *ctx.out << nlohmann::json{{"source", *source}, {"target", *target}}.dump()
-             << "\n";
+    *ctx.out << nlohmann::json{{"source", *source}, {"target", *target}}.dump() << "\n";
   }
   return absl::OkStatus();
 }
@@ -171,8 +158,7 @@ absl::Status RunStat(const CommandContext& ctx, const std::string& typed) {
   // A directory: fileinfo may describe it or refuse; a listing tells.
   absl::StatusOr<Listing> listing = ctx.client->List(*path, false);
   if (!listing.ok()) {
-    return Context(info.ok() ? listing.status() : info.status(),
-                   cairn::StrCat("stat ", *path));
+    return Context(info.ok() ? listing.status() : info.status(), cairn::StrCat("stat ", *path));
   }
   if (ctx.json) {
     *ctx.out << nlohmann::json{{"path", *path},
@@ -210,11 +196,11 @@ absl::Status RunDu(const CommandContext& ctx, const std::string& typed) {
                {"SHARE", Table::Align::kRight}});
   for (const UsageEntry& child : usage->children) {
     double share = bytes == 0 ? 0 : 100.0 * child.bytes / bytes;
-    table.AddRow({child.name, cairn::StrCat(child.files),
-                  HumanBytes(child.bytes), FormatPercent(share)});
+    table.AddRow(
+        {child.name, cairn::StrCat(child.files), HumanBytes(child.bytes), FormatPercent(share)});
   }
-  table.AddRow({Table::Cell(cairn::StrCat("TOTAL ", usage->path), kBold),
-                cairn::StrCat(files), HumanBytes(bytes), ""});
+  table.AddRow({Table::Cell(cairn::StrCat("TOTAL ", usage->path), kBold), cairn::StrCat(files),
+                HumanBytes(bytes), ""});
   *ctx.out << table.Render(ctx.color);
   return absl::OkStatus();
 }

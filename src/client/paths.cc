@@ -6,9 +6,8 @@ namespace cairn::client {
 namespace {
 
 bool IsUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-         c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 std::string PercentEncode(std::string_view text, bool keep_slash) {
@@ -31,17 +30,14 @@ std::string PercentEncode(std::string_view text, bool keep_slash) {
 
 absl::StatusOr<std::string> NormalizeUserPath(std::string_view typed) {
   if (typed.empty()) return absl::InvalidArgumentError("empty path");
-  std::string path = typed.front() == '/' ? std::string(typed)
-                                          : cairn::StrCat("/", typed);
+  std::string path = typed.front() == '/' ? std::string(typed) : cairn::StrCat("/", typed);
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   absl::Status valid = ValidatePath(path);
   if (!valid.ok()) return valid;
   return path;
 }
 
-std::string EncodePath(std::string_view path) {
-  return PercentEncode(path, /*keep_slash=*/true);
-}
+std::string EncodePath(std::string_view path) { return PercentEncode(path, /*keep_slash=*/true); }
 
 std::string EncodeQueryValue(std::string_view value) {
   return PercentEncode(value, /*keep_slash=*/true);

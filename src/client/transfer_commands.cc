@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "client/byte_io.h"
@@ -29,8 +28,7 @@ std::string LocalBasename(const std::string& path) {
 }
 
 // A progress bar for `label` when the context wants one, else nullptr.
-std::unique_ptr<ProgressBar> MaybeProgressBar(const CommandContext& ctx,
-                                              std::string_view label,
+std::unique_ptr<ProgressBar> MaybeProgressBar(const CommandContext& ctx, std::string_view label,
                                               bool data_on_terminal) {
   // Data going to the same terminal would be garbled by the bar.
   if (!ctx.progress || data_on_terminal) return nullptr;
@@ -42,26 +40,22 @@ std::unique_ptr<ProgressBar> MaybeProgressBar(const CommandContext& ctx,
 
 ProgressCallback CallbackFor(ProgressBar* bar) {
   if (bar == nullptr) return nullptr;
-  return [bar](uint64_t done, std::optional<uint64_t> total) {
-    bar->Update(done, total);
-  };
+  return [bar](uint64_t done, std::optional<uint64_t> total) { bar->Update(done, total); };
 }
 
 // Downloads `remote` into `sink`, with a bar unless the data goes to a
 // terminal. Warns on ctx.err when the gateway sent no checksum.
-absl::StatusOr<GetResult> Download(const CommandContext& ctx,
-                                   const std::string& remote, ByteSink& sink,
-                                   bool to_terminal) {
-  std::unique_ptr<ProgressBar> bar =
-      MaybeProgressBar(ctx, BaseName(remote), to_terminal);
+absl::StatusOr<GetResult> Download(const CommandContext& ctx, const std::string& remote,
+                                   ByteSink& sink, bool to_terminal) {
+  std::unique_ptr<ProgressBar> bar = MaybeProgressBar(ctx, BaseName(remote), to_terminal);
   GetOptions options;
   options.progress = CallbackFor(bar.get());
   absl::StatusOr<GetResult> got = ctx.client->Get(remote, sink, options);
   if (bar != nullptr && got.ok()) bar->Finish();
   bar.reset();  // ends the bar's line before any error is printed
   if (got.ok() && !got->verified) {
-    *ctx.err << "cairn: warning: the gateway sent no X-Checksum-Sha256 for "
-             << remote << "; content not verified\n";
+    *ctx.err << "cairn: warning: the gateway sent no X-Checksum-Sha256 for " << remote
+             << "; content not verified\n";
   }
   return got;
 }
@@ -80,8 +74,7 @@ absl::Status RunPut(const CommandContext& ctx, const PutArgs& args) {
     remote = JoinPath(*remote, LocalBasename(args.local));
   }
   absl::StatusOr<std::unique_ptr<FdSource>> source =
-      from_stdin ? FdSource::Borrow(STDIN_FILENO, "stdin")
-                 : FdSource::Open(args.local);
+      from_stdin ? FdSource::Borrow(STDIN_FILENO, "stdin") : FdSource::Open(args.local);
   if (!source.ok()) return source.status();
 
   std::unique_ptr<ProgressBar> bar =
@@ -101,10 +94,9 @@ absl::Status RunPut(const CommandContext& ctx, const PutArgs& args) {
     out["local"] = args.local;
     *ctx.out << out.dump() << "\n";
   } else if (!ctx.quiet) {
-    *ctx.out << "uploaded " << (from_stdin ? "stdin" : args.local) << " -> "
-             << put->path << " (" << HumanBytes(put->size) << " in "
-             << put->chunks << (put->chunks == 1 ? " chunk" : " chunks")
-             << ", sha256 " << put->sha256 << ")\n";
+    *ctx.out << "uploaded " << (from_stdin ? "stdin" : args.local) << " -> " << put->path << " ("
+             << HumanBytes(put->size) << " in " << put->chunks
+             << (put->chunks == 1 ? " chunk" : " chunks") << ", sha256 " << put->sha256 << ")\n";
   }
   return absl::OkStatus();
 }
@@ -115,16 +107,13 @@ absl::Status RunGet(const CommandContext& ctx, const GetArgs& args) {
   if (*remote == "/") return absl::InvalidArgumentError("cannot download /");
   if (args.local == "-") return RunCat(ctx, *remote);
 
-  std::string local = args.local.empty() ? std::string(BaseName(*remote))
-                                         : args.local;
+  std::string local = args.local.empty() ? std::string(BaseName(*remote)) : args.local;
   if (IsLocalDirectory(local)) {
-    local = cairn::StrCat(local, local.ends_with("/") ? "" : "/",
-                         BaseName(*remote));
+    local = cairn::StrCat(local, local.ends_with("/") ? "" : "/", BaseName(*remote));
   }
   absl::StatusOr<std::unique_ptr<FileSink>> sink = FileSink::Create(local);
   if (!sink.ok()) return sink.status();
-  absl::StatusOr<GetResult> got =
-      Download(ctx, *remote, **sink, /*to_terminal=*/false);
+  absl::StatusOr<GetResult> got = Download(ctx, *remote, **sink, /*to_terminal=*/false);
   if (!got.ok()) {
     return absl::Status(got.status().code(),
                         cairn::StrCat("get ", *remote, ": ", got.status().message()));
@@ -135,10 +124,8 @@ absl::Status RunGet(const CommandContext& ctx, const GetArgs& args) {
     out["local"] = local;
     *ctx.out << out.dump() << "\n";
   } else if (!ctx.quiet) {
-    *ctx.out << "downloaded " << *remote << " -> " << local << " ("
-             << HumanBytes(got->size)
-             << (got->verified ? ", sha256 verified" : ", NOT verified")
-             << ")\n";
+    *ctx.out << "downloaded " << *remote << " -> " << local << " (" << HumanBytes(got->size)
+             << (got->verified ? ", sha256 verified" : ", NOT verified") << ")\n";
   }
   return absl::OkStatus();
 }
@@ -151,8 +138,7 @@ absl::Status RunCat(const CommandContext& ctx, const std::string& typed) {
   absl::StatusOr<GetResult> got =
       Download(ctx, *remote, sink, /*to_terminal=*/isatty(STDOUT_FILENO) == 1);
   if (!got.ok()) {
-    return absl::Status(got.status().code(),
-                        cairn::StrCat(*remote, ": ", got.status().message()));
+    return absl::Status(got.status().code(), cairn::StrCat(*remote, ": ", got.status().message()));
   }
   return absl::OkStatus();
 }

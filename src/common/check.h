@@ -34,8 +34,8 @@ struct Voidify {
 
 }  // namespace cairn::internal
 
-#define CAIRN_CHECK(cond)                \
-  (cond) ? (void)0                       \
+#define CAIRN_CHECK(cond)                 \
+  (cond) ? (void)0                        \
          : ::cairn::internal::Voidify() & \
                ::cairn::internal::CheckFailure(__FILE__, __LINE__, #cond).stream()
 

@@ -167,7 +167,8 @@ class PosixFileSystem : public FileSystem {
     if (fd < 0) return ErrnoToStatus(errno, "open", path);
     return std::make_unique<PosixWritableFile>(path, fd);
   }
-  absl::StatusOr<std::unique_ptr<WritableFile>> NewBulkWritableFile(const std::string& path) override {
+  absl::StatusOr<std::unique_ptr<WritableFile>> NewBulkWritableFile(
+      const std::string& path) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
     if (fd < 0 && errno == EINVAL) return NewWritableFile(path);  // no O_DIRECT here (tmpfs)
     if (fd < 0) return ErrnoToStatus(errno, "open", path);

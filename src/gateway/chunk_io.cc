@@ -87,8 +87,8 @@ absl::Status ReadChunkRange(ChunkserverPool* pool, const ChunkRef& chunk,
                             const std::vector<NodeAddress>& replicas, uint64_t offset,
                             uint64_t length, const std::function<bool(std::string_view)>& sink) {
   uint64_t done = 0;
-  absl::Status last = absl::UnavailableError(
-      cairn::StrCat("chunk ", chunk.handle(), " has no live replica"));
+  absl::Status last =
+      absl::UnavailableError(cairn::StrCat("chunk ", chunk.handle(), " has no live replica"));
   for (const NodeAddress& replica : replicas) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));

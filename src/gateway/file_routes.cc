@@ -71,7 +71,8 @@ void HandlePut(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
   if (!received) return SetError(res, absl::InvalidArgumentError("request body ended early"));
   auto entry = uploader.Finish();
   if (!entry.ok()) return SetError(res, entry.status());
-  ctx->metrics.Add("cairn_gateway_uploaded_bytes_total", "", static_cast<double>(entry->file().length()));
+  ctx->metrics.Add("cairn_gateway_uploaded_bytes_total", "",
+                   static_cast<double>(entry->file().length()));
   res.set_header("ETag", ETagOf(*entry));
   res.set_header("X-Checksum-Sha256", entry->file().sha256());
   SetJson(res,
@@ -102,7 +103,8 @@ bool StreamFile(GatewayContext* ctx, const LookupReply& file, uint64_t chunk_siz
                                     });
     if (!s.ok()) {
       if (!absl::IsCancelled(s)) {
-        spdlog::error("download of {} failed at byte {}: {}", file.entry().path(), pos, s.ToString());
+        spdlog::error("download of {} failed at byte {}: {}", file.entry().path(), pos,
+                      s.ToString());
       }
       return false;  // drops the connection: the client sees a short body
     }
@@ -137,9 +139,9 @@ void HandleGet(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
   res.set_header("ETag", etag);
   res.set_header("X-Checksum-Sha256", e.file().sha256());
   res.set_header("Accept-Ranges", "bytes");
-  res.set_header("Last-Modified", absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT",
-                                                  absl::FromUnixMillis(e.mtime_ms()),
-                                                  absl::UTCTimeZone()));
+  res.set_header("Last-Modified",
+                 absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromUnixMillis(e.mtime_ms()),
+                                  absl::UTCTimeZone()));
   if (req.get_header_value("If-None-Match") == etag) {
     res.status = 304;
     return;
@@ -186,10 +188,9 @@ void HandleDelete(GatewayContext* ctx, const httplib::Request& req, httplib::Res
 }  // namespace
 
 void RegisterFileRoutes(httplib::Server& server, GatewayContext* ctx) {
-  server.Put(kFilesPattern, [ctx](const httplib::Request& req, httplib::Response& res,
-                                  const httplib::ContentReader& reader) {
-    HandlePut(ctx, req, res, reader);
-  });
+  server.Put(kFilesPattern,
+             [ctx](const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& reader) { HandlePut(ctx, req, res, reader); });
   server.Get(kFilesPattern, [ctx](const httplib::Request& req, httplib::Response& res) {
     HandleGet(ctx, req, res);
   });

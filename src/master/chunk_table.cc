@@ -28,7 +28,8 @@ void ChunkTable::AddCommitted(const ChunkRef& ref, uint32_t replication,
   c.crc32c = ref.crc32c();
   c.replication = replication;
   for (uint64_t node : nodes) {
-    if (!c.HasReplicaOn(static_cast<uint32_t>(node))) c.nodes.push_back(static_cast<uint32_t>(node));
+    if (!c.HasReplicaOn(static_cast<uint32_t>(node)))
+      c.nodes.push_back(static_cast<uint32_t>(node));
   }
 }
 

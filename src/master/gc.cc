@@ -4,7 +4,7 @@ namespace cairn::master {
 
 void GarbageCollector::OnUnknownReplica(Node& node, const ReplicaInfo& r,
                                         const UploadTable& uploads, bool allowed) {
-  if (uploads.IsPending(r.handle())) return;     // an upload in progress
+  if (uploads.IsPending(r.handle())) return;         // an upload in progress
   if (doomed_handles_.contains(r.handle())) return;  // deleted once its grace period ends
   // A replica missed now is unknown again at the node's next full report.
   if (allowed) node.deletes.push_back(r);

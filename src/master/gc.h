@@ -34,15 +34,12 @@ class GarbageCollector {
  public:
   explicit GarbageCollector(absl::Duration grace) : grace_(grace) {}
 
-  bool Allowed(absl::Time now, bool safe_mode) const {
-    return !safe_mode && now >= paused_until_;
-  }
+  bool Allowed(absl::Time now, bool safe_mode) const { return !safe_mode && now >= paused_until_; }
   void Pause(absl::Time until) { paused_until_ = until; }
   void Resume() { paused_until_ = absl::InfinitePast(); }
 
   // `node` reported replica `r`, which `chunks` does not know at its version.
-  void OnUnknownReplica(Node& node, const ReplicaInfo& r, const UploadTable& uploads,
-                        bool allowed);
+  void OnUnknownReplica(Node& node, const ReplicaInfo& r, const UploadTable& uploads, bool allowed);
   // Removes the chunks of deleted or replaced files from `chunks`; their
   // replicas are deleted once the grace period from `now` is over.
   void Forget(const std::vector<ChunkRef>& refs, ChunkTable& chunks, absl::Time now);

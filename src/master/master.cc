@@ -37,7 +37,8 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& option
   std::error_code ec;
   std::filesystem::create_directories(options.root_dir, ec);
   if (ec) {
-    return absl::InternalError(cairn::StrCat("cannot create ", options.root_dir, ": ", ec.message()));
+    return absl::InternalError(
+        cairn::StrCat("cannot create ", options.root_dir, ": ", ec.message()));
   }
   ASSIGN_OR_RETURN(auto store, MetadataStore::Open(options.root_dir + "/meta"));
   auto master = std::unique_ptr<Master>(new Master(options, clock, std::move(store)));
@@ -73,8 +74,10 @@ void Master::DescribeMetrics() {
   for (const auto& [name, help] : std::vector<std::pair<const char*, const char*>>{
            {"cairn_master_chunks", "Chunks referenced by files."},
            {"cairn_master_under_replicated_chunks", "Chunks with fewer live replicas than wanted."},
-           {"cairn_master_safe_mode", "1 while the master waits for replica reports after a start."},
-           {"cairn_master_replication_queue_chunks", "Under-replicated chunks not being copied yet."},
+           {"cairn_master_safe_mode",
+            "1 while the master waits for replica reports after a start."},
+           {"cairn_master_replication_queue_chunks",
+            "Under-replicated chunks not being copied yet."},
            {"cairn_master_copies_in_flight", "Repair and rebalancing copies under way."},
            {"cairn_master_nodes", "Registered chunkservers, by state."}}) {
     metrics_.Describe(name, Metrics::Type::kGauge, help);
@@ -106,8 +109,8 @@ absl::Status Master::Load() {
   std::vector<std::pair<uint64_t, NodeRecord>> nodes;
   RETURN_IF_ERROR(store_->ForEachChunk(
       [&](uint64_t handle, const ChunkRecord& rec) { chunks.emplace_back(handle, rec); }));
-  RETURN_IF_ERROR(
-      store_->ForEachNode([&](uint64_t id, const NodeRecord& rec) { nodes.emplace_back(id, rec); }));
+  RETURN_IF_ERROR(store_->ForEachNode(
+      [&](uint64_t id, const NodeRecord& rec) { nodes.emplace_back(id, rec); }));
   absl::MutexLock lock(&mu_);
   for (const auto& [handle, rec] : chunks) chunks_.AddLoaded(handle, rec);
   // Not heard from since this start: stale at once, dead after dead_after.
@@ -160,8 +163,8 @@ void Master::AddReplicaLocked(Node& node, const ReplicaInfo& r, absl::Time now) 
   gc_.OnUnknownReplica(node, r, uploads_, GcAllowedLocked(now));
 }
 
-void Master::IngestReportLocked(Node& n, const HeartbeatRequest& req, bool was_dead,
-                                absl::Time now, HeartbeatReply* reply) {
+void Master::IngestReportLocked(Node& n, const HeartbeatRequest& req, bool was_dead, absl::Time now,
+                                HeartbeatReply* reply) {
   const uint32_t id = static_cast<uint32_t>(n.id);
   if (req.full_report()) {
     absl::flat_hash_set<uint64_t> held;
@@ -212,7 +215,8 @@ absl::Status Master::ReportCorrupt(const ReportCorruptRequest& req) {
   absl::MutexLock lock(&mu_);
   Node* n = nodes_.Find(req.node_id());
   if (n == nullptr) return absl::NotFoundError(cairn::StrCat("unknown node ", req.node_id()));
-  spdlog::warn("node {} reports corrupt replica of chunk {}", req.node_id(), req.replica().handle());
+  spdlog::warn("node {} reports corrupt replica of chunk {}", req.node_id(),
+               req.replica().handle());
   chunks_.RemoveReplica(req.replica().handle(), static_cast<uint32_t>(n->id));
   gc_.Condemn(*n, req.replica());
   return absl::OkStatus();
@@ -242,8 +246,10 @@ absl::StatusOr<DeleteReply> Master::Delete(const std::string& path, bool recursi
 
 absl::StatusOr<ListReply> Master::List(const ListRequest& req) {
   RETURN_IF_ERROR(ValidatePath(req.path()));
-  size_t limit = req.limit() == 0 ? kDefaultListLimit : std::min<size_t>(req.limit(), kMaxListLimit);
-  ASSIGN_OR_RETURN(ListResult r, store_->List(req.path(), req.recursive(), req.start_after(), limit));
+  size_t limit =
+      req.limit() == 0 ? kDefaultListLimit : std::min<size_t>(req.limit(), kMaxListLimit);
+  ASSIGN_OR_RETURN(ListResult r,
+                   store_->List(req.path(), req.recursive(), req.start_after(), limit));
   ListReply reply;
   for (Entry& e : r.entries) *reply.add_entries() = std::move(e);
   reply.set_truncated(r.truncated);
