@@ -49,11 +49,9 @@ inline std::string BlamedPipelineNode(const absl::Status& status) {
 // ToGrpcStatus, keeping the blamed node in the status details.
 inline grpc::Status ToGrpcPipelineStatus(const absl::Status& status) {
   grpc::Status s = ToGrpcStatus(status);
-  std::string blamed = BlamedPipelineNode(status);
-  if (blamed.empty()) return s;
-  PipelineFailure failure;
-  failure.set_address(blamed);
-  return grpc::Status(s.error_code(), s.error_message(), failure.SerializeAsString());
+  auto payload = status.GetPayload(kPipelineFailureUrl);  // a serialized PipelineFailure
+  if (!payload) return s;
+  return grpc::Status(s.error_code(), s.error_message(), std::string(*payload));
 }
 
 // FromGrpcStatus, keeping the blamed node from the status details. Details

@@ -18,23 +18,34 @@ int main(int argc, char** argv) {
   std::string root_dir = "/data/master";
   uint32_t replication = 3;
   app.add_option("--listen", opts.listen, "gRPC listen address host:port")
-      ->envname("SERVER_ADDRESS")->capture_default_str();
+      ->envname("SERVER_ADDRESS")
+      ->capture_default_str();
   app.add_option("--http_listen", opts.http_listen, "HTTP status address host:port")
-      ->envname("HTTP_ADDRESS")->capture_default_str();
-  app.add_option("--root_dir", root_dir, "data directory")->envname("ROOT_DIR")->capture_default_str();
+      ->envname("HTTP_ADDRESS")
+      ->capture_default_str();
+  app.add_option("--root_dir", root_dir, "data directory")
+      ->envname("ROOT_DIR")
+      ->capture_default_str();
   app.add_option("--log_level", log_level, "debug, info, warn or error")
-      ->envname("LOG_LEVEL")->capture_default_str();
+      ->envname("LOG_LEVEL")
+      ->capture_default_str();
   app.add_option("--chunk_size", chunk_size, "bytes per chunk (KiB/MiB suffixes)")
-      ->envname("CHUNK_SIZE")->capture_default_str();
+      ->envname("CHUNK_SIZE")
+      ->capture_default_str();
   app.add_option("--replication", replication, "default replica count")
-      ->envname("REPLICATION")->capture_default_str()->check(CLI::Range(1, 16));
+      ->envname("REPLICATION")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
   app.add_option("--stale_after", stale_after, "silence after which a node is stale")
-      ->envname("STALE_AFTER")->capture_default_str();
+      ->envname("STALE_AFTER")
+      ->capture_default_str();
   app.add_option("--dead_after", dead_after, "silence after which a node is dead")
-      ->envname("DEAD_AFTER")->capture_default_str();
+      ->envname("DEAD_AFTER")
+      ->capture_default_str();
   app.add_option("--gc_grace", gc_grace,
                  "how long replicas of deleted or replaced files are kept for readers")
-      ->envname("GC_GRACE")->capture_default_str();
+      ->envname("GC_GRACE")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   cairn::TuneDaemonProcess();
 
@@ -52,7 +63,8 @@ int main(int argc, char** argv) {
   if (!stale.ok()) return fail(stale.status());
   auto dead = cairn::ParseDurationFlag(dead_after);
   if (!dead.ok()) return fail(dead.status());
-  if (*dead <= *stale) return fail(absl::InvalidArgumentError("dead_after must exceed stale_after"));
+  if (*dead <= *stale)
+    return fail(absl::InvalidArgumentError("dead_after must exceed stale_after"));
   auto grace = cairn::ParseDurationFlag(gc_grace);
   if (!grace.ok()) return fail(grace.status());
   opts.master.gc_grace = *grace;

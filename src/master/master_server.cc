@@ -2,21 +2,22 @@
 
 #include <httplib.h>
 
-#include "common/strings.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status.h"
+#include "common/strings.h"
 #include "nlohmann/json.hpp"
 
 namespace cairn::master {
 
-absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterServerOptions& options,
-                                                                  Clock* clock) {
+absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(
+    const MasterServerOptions& options, Clock* clock) {
   auto s = std::unique_ptr<MasterServer>(new MasterServer());
   ASSIGN_OR_RETURN(s->master_, Master::Open(options.master, clock));
   s->service_ = std::make_unique<MasterService>(s->master_.get());
-  ASSIGN_OR_RETURN(s->grpc_, StartGrpcServer(options.listen, {s->service_.get()}, options.announce));
+  ASSIGN_OR_RETURN(s->grpc_,
+                   StartGrpcServer(options.listen, {s->service_.get()}, options.announce));
   Master* m = s->master_.get();
   httplib::Server& http = s->http_.server();
   AddStatusRoutes(

@@ -11,7 +11,8 @@ namespace cairn::master {
 // handler runs on the thread that read the request, saving the two thread
 // handoffs per call of the synchronous API. The rest, which may wait for a
 // RocksDB sync, stays synchronous so a slow write never holds those threads.
-class MasterService final : public cairn::Master::WithCallbackMethod_Lookup<cairn::Master::Service> {
+class MasterService final
+    : public cairn::Master::WithCallbackMethod_Lookup<cairn::Master::Service> {
  public:
   // `master` must outlive the service.
   explicit MasterService(master::Master* master) : master_(master) {}

@@ -76,8 +76,8 @@ absl::StatusOr<AllocateChunkReply> Master::AllocateChunk(const AllocateChunkRequ
   std::vector<PlacementCandidate> candidates =
       nodes_.PlacementCandidates(now, exclude, options_.chunk_size);
   if (candidates.size() < u->replication) {
-    return absl::UnavailableError(cairn::StrCat("only ", candidates.size(),
-                                                " chunkservers alive, need ", u->replication));
+    return absl::UnavailableError(
+        cairn::StrCat("only ", candidates.size(), " chunkservers alive, need ", u->replication));
   }
   PlacementOptions popts;
   popts.chunk_size = options_.chunk_size;
@@ -145,7 +145,10 @@ absl::Status Master::CheckCommitLocked(const CommitUploadRequest& req, const Upl
 }
 
 absl::StatusOr<Entry> Master::CommitUpload(const CommitUploadRequest& req) {
-  Upload upload;
+  // What the commit needs of the upload, read while it is marked committing.
+  std::string path;
+  uint32_t replication = 0;
+  bool if_none_match = false;
   {
     absl::MutexLock lock(&mu_);
     Upload* u = uploads_.Find(req.upload_id());
@@ -155,20 +158,22 @@ absl::StatusOr<Entry> Master::CommitUpload(const CommitUploadRequest& req) {
     }
     RETURN_IF_ERROR(CheckCommitLocked(req, *u));
     u->committing = true;
-    upload = *u;
+    path = u->path;
+    replication = u->replication;
+    if_none_match = u->if_none_match;
     // Readers see the new entry as soon as PutFile applies it, a moment
     // before it is synced: its chunks must be locatable by then.
     for (const CommittedChunk& c : req.chunks()) {
-      chunks_.AddCommitted(c.chunk(), upload.replication, c.nodes());
+      chunks_.AddCommitted(c.chunk(), replication, c.nodes());
     }
   }
   FileMeta meta;
   meta.set_length(req.length());
-  meta.set_replication(upload.replication);
+  meta.set_replication(replication);
   meta.set_sha256(req.sha256());
   for (const CommittedChunk& c : req.chunks()) *meta.add_chunks() = c.chunk();
   std::vector<ChunkRef> replaced;
-  auto entry = store_->PutFile(upload.path, meta, NowMs(), upload.if_none_match, &replaced);
+  auto entry = store_->PutFile(path, meta, NowMs(), if_none_match, &replaced);
   absl::MutexLock lock(&mu_);
   if (!entry.ok()) {
     for (const CommittedChunk& c : req.chunks()) chunks_.Erase(c.chunk().handle());

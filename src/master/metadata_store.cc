@@ -1,8 +1,8 @@
 #include "master/metadata_store.h"
 
-#include "common/strings.h"
 #include "common/path.h"
 #include "common/status.h"
+#include "common/strings.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
@@ -109,7 +109,8 @@ absl::StatusOr<Entry> MetadataStore::Get(const std::string& path) const {
   if (path == "/") return DirEntry("/", 0);
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), NsKey(path), &value);
-  if (s.IsNotFound()) return absl::NotFoundError(cairn::StrCat("no such file or directory: ", path));
+  if (s.IsNotFound())
+    return absl::NotFoundError(cairn::StrCat("no such file or directory: ", path));
   RETURN_IF_ERROR(FromRocks(s));
   return ParseEntry(path, value);
 }

@@ -83,7 +83,8 @@ class MetadataStore {
   absl::StatusOr<UsageReply> Usage(const std::string& path) const;
 
   // Chunk records of all files, for rebuilding the in-memory chunk map.
-  absl::Status ForEachChunk(const std::function<void(uint64_t handle, const ChunkRecord&)>& fn) const;
+  absl::Status ForEachChunk(
+      const std::function<void(uint64_t handle, const ChunkRecord&)>& fn) const;
 
   // Node registry.
   absl::Status PutNode(uint64_t id, const NodeRecord& node);
@@ -100,7 +101,8 @@ class MetadataStore {
  private:
   explicit MetadataStore(std::unique_ptr<rocksdb::DB> db);
   // Adds puts for missing ancestors of `path` to `batch`. AlreadyExists if one is a file.
-  absl::Status AddParents(const std::string& path, int64_t mtime_ms, rocksdb::WriteBatch* batch) const;
+  absl::Status AddParents(const std::string& path, int64_t mtime_ms,
+                          rocksdb::WriteBatch* batch) const;
   // A mutation applied (visible to readers) but maybe not yet durable.
   struct Applied {
     absl::Status status;

@@ -36,12 +36,12 @@ struct Node {
   uint64_t free = 0;
   uint64_t used = 0;
   uint64_t chunk_count = 0;
-  uint32_t recent = 0;     // chunks placed since the last heartbeat
-  bool reported = false;   // sent a full report since the master started (or it was dead)
+  uint32_t recent = 0;    // chunks placed since the last heartbeat
+  bool reported = false;  // sent a full report since the master started (or it was dead)
   bool draining = false;
-  bool drained = false;    // draining, and no chunk needs its replicas any more
-  int copies_in = 0;       // copies targeting this node in flight
-  int copies_out = 0;      // copies reading from this node in flight
+  bool drained = false;                     // draining, and no chunk needs its replicas any more
+  int copies_in = 0;                        // copies targeting this node in flight
+  int copies_out = 0;                       // copies reading from this node in flight
   std::vector<ReplicaInfo> deletes;         // garbage to send in the next reply
   std::vector<ReplicateCommand> replicate;  // copies to send in the next reply
 

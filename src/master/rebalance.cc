@@ -20,7 +20,8 @@ void RepairScheduler::ScheduleRebalance(absl::Time now, RepairGate gate, NodeReg
     utils.push_back({n.Utilization(), id});
   }
   if (utils.size() < 2) return;
-  std::sort(utils.begin(), utils.end(), [](const Util& a, const Util& b) { return a.util < b.util; });
+  std::sort(utils.begin(), utils.end(),
+            [](const Util& a, const Util& b) { return a.util < b.util; });
   const Util& emptiest = utils.front();
   const Util& fullest = utils.back();
   if (fullest.util - emptiest.util <= options_.rebalance_threshold) return;

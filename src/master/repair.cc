@@ -135,7 +135,7 @@ void RepairScheduler::ScheduleRepairs(absl::Time now, RepairGate gate, NodeRegis
                                       ChunkTable& chunks) {
   ExpireCopies(now, nodes);
   std::vector<std::pair<size_t, uint64_t>> queue;  // (live replicas, handle)
-  absl::flat_hash_set<uint64_t> still_needed;     // draining nodes some chunk needs
+  absl::flat_hash_set<uint64_t> still_needed;      // draining nodes some chunk needs
   uint64_t under = 0;
   for (auto& [handle, c] : chunks) {
     size_t live = 0;

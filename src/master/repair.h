@@ -31,8 +31,8 @@
 namespace cairn::master {
 
 struct RepairOptions {
-  int concurrency = 8;  // copies in flight in the whole cluster
-  int per_node = 2;     // copies in flight per node, as source or target
+  int concurrency = 8;                        // copies in flight in the whole cluster
+  int per_node = 2;                           // copies in flight per node, as source or target
   absl::Duration timeout = absl::Minutes(2);  // a copy not done by then is given up
   double rebalance_threshold = 0.10;
 };

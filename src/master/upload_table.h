@@ -36,8 +36,7 @@ struct Upload {
 class UploadTable {
  public:
   // Starts an upload; returns its id (never reused while the master runs).
-  uint64_t Start(const std::string& path, uint32_t replication, bool if_none_match,
-                 absl::Time now);
+  uint64_t Start(const std::string& path, uint32_t replication, bool if_none_match, absl::Time now);
   // nullptr for an unknown (expired, dropped or committed) upload.
   Upload* Find(uint64_t id);
   // REQUIRES: `id` is a started upload and `a.handle` was never allocated.

@@ -47,18 +47,24 @@ class MasterTest : public ::testing::Test {
     EXPECT_THAT(reply, IsOk());
     return *reply;
   }
-  // Uploads a one-chunk file and returns its chunk.
-  ChunkRef Upload(const std::string& path, uint64_t size = 100) {
+  // Starts an upload of `path`; returns the request allocating its next
+  // chunk (upload id 0 if the start failed).
+  AllocateChunkRequest StartAt(const std::string& path) {
     StartUploadRequest s;
     s.set_path(path);
     auto up = master_->StartUpload(s);
     EXPECT_THAT(up, IsOk());
     AllocateChunkRequest a;
-    a.set_upload_id(up->upload_id());
+    a.set_upload_id(up.ok() ? up->upload_id() : 0);
+    return a;
+  }
+  // Uploads a one-chunk file and returns its chunk.
+  ChunkRef Upload(const std::string& path, uint64_t size = 100) {
+    AllocateChunkRequest a = StartAt(path);
     auto alloc = master_->AllocateChunk(a);
     EXPECT_THAT(alloc, IsOk());
     CommitUploadRequest c;
-    c.set_upload_id(up->upload_id());
+    c.set_upload_id(a.upload_id());
     c.set_length(size);
     CommittedChunk* cc = c.add_chunks();
     *cc->mutable_chunk() = alloc->chunk();
@@ -100,12 +106,8 @@ TEST_F(MasterTest, NodeStatesFollowHeartbeats) {
 TEST_F(MasterTest, RefusesPlacementWithTooFewLiveNodes) {
   AddNode("a");
   AddNode("b");
-  StartUploadRequest s;
-  s.set_path("/f");
-  auto up = master_->StartUpload(s);
-  ASSERT_THAT(up, IsOk());
-  AllocateChunkRequest a;
-  a.set_upload_id(up->upload_id());
+  AllocateChunkRequest a = StartAt("/f");
+  ASSERT_NE(a.upload_id(), 0u);
   EXPECT_THAT(master_->AllocateChunk(a), StatusIs(absl::StatusCode::kUnavailable));
   AddNode("c");
   clock_.Advance(absl::Seconds(7));  // all stale: no new chunks there
@@ -197,17 +199,13 @@ TEST_F(MasterTest, CommitRejectsForeignOrMisSizedChunks) {
 
 TEST_F(MasterTest, CommitRejectsADuplicatedChunkOrAReplicaOffItsPlacement) {
   for (const char* z : {"a", "b", "c", "d"}) AddNode(z);
-  StartUploadRequest s;
-  s.set_path("/f");
-  auto up = master_->StartUpload(s);
-  ASSERT_THAT(up, IsOk());
-  AllocateChunkRequest a;
-  a.set_upload_id(up->upload_id());
+  AllocateChunkRequest a = StartAt("/f");
+  ASSERT_NE(a.upload_id(), 0u);
   auto alloc = master_->AllocateChunk(a);
   ASSERT_THAT(alloc, IsOk());
   auto commit = [&](int copies, uint64_t stray_node) {
     CommitUploadRequest c;
-    c.set_upload_id(up->upload_id());
+    c.set_upload_id(a.upload_id());
     c.set_length(1024 * copies);
     for (int i = 0; i < copies; ++i) {
       CommittedChunk* cc = c.add_chunks();
