@@ -7,8 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
-  # clang: the thread-safety analysis build (scripts/thread-safety-check.sh)
-  clang
+  # clang: the thread-safety analysis build (scripts/thread-safety-check.sh); clang-format
+  clang clang-format
   # fixed dependencies
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler librocksdb-dev
   libspdlog-dev libabsl-dev libgtest-dev libgmock-dev

@@ -52,6 +52,17 @@ class MasterClient {
       const std::function<grpc::Status(cairn::Master::StubInterface*, grpc::ClientContext*)>& call,
       const MasterCallOptions& options = {});
 
+  // Call() for one unary method, e.g.
+  //   master->Unary(&Master::StubInterface::Lookup, request, &reply);
+  template <typename Request, typename Reply>
+  grpc::Status Unary(grpc::Status (cairn::Master::StubInterface::*method)(grpc::ClientContext*,
+                                                                          const Request&, Reply*),
+                     const Request& request, Reply* reply, const MasterCallOptions& options = {}) {
+    return Call([&](cairn::Master::StubInterface* stub,
+                    grpc::ClientContext* ctx) { return (stub->*method)(ctx, request, reply); },
+                options);
+  }
+
   // A context for one call with `options` applied.
   static std::unique_ptr<grpc::ClientContext> NewContext(const MasterCallOptions& options = {});
 

@@ -3,8 +3,8 @@
 #include <httplib.h>
 
 #include "absl/strings/numbers.h"
-#include "common/strings.h"
 #include "common/logging.h"
+#include "common/strings.h"
 
 namespace cairn {
 
@@ -98,21 +98,30 @@ void HttpServer::Stop() {
 
 void AddStatusRoutes(httplib::Server& server, std::function<absl::Status()> ready,
                      Metrics* metrics) {
-  server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+  AddStatusRoutes(
+      [&server](const std::string& pattern, httplib::Server::Handler handler) {
+        server.Get(pattern, std::move(handler));
+      },
+      std::move(ready), metrics);
+}
+
+void AddStatusRoutes(const AddGetRoute& add_get, std::function<absl::Status()> ready,
+                     Metrics* metrics) {
+  add_get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}\n", "application/json");
   });
-  server.Get("/ready", [ready](const httplib::Request&, httplib::Response& res) {
+  add_get("/ready", [ready](const httplib::Request&, httplib::Response& res) {
     absl::Status s = ready();
     if (s.ok()) {
       res.set_content("{\"status\":\"ready\"}\n", "application/json");
     } else {
       res.status = 503;
       res.set_content(cairn::StrCat("{\"status\":\"not ready\",\"reason\":\"",
-                                   EscapeLabel(ToStd(s.message())), "\"}\n"),
+                                    EscapeLabel(ToStd(s.message())), "\"}\n"),
                       "application/json");
     }
   });
-  server.Get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
+  add_get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics->Render(), "text/plain; version=0.0.4");
   });
 }

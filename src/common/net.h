@@ -18,7 +18,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace cairn {
 
@@ -96,8 +98,12 @@ class HttpServer {
 };
 
 // Adds /health (always 200 while serving), /ready (200 when `ready()` is OK,
-// else 503 with the reason) and /metrics to `server`.
+// else 503 with the reason) and /metrics to `server`, or through `add_get`.
 void AddStatusRoutes(httplib::Server& server, std::function<absl::Status()> ready,
+                     Metrics* metrics);
+using HttpHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
+using AddGetRoute = std::function<void(const std::string& pattern, HttpHandler)>;
+void AddStatusRoutes(const AddGetRoute& add_get, std::function<absl::Status()> ready,
                      Metrics* metrics);
 
 }  // namespace cairn

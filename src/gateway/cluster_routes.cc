@@ -5,11 +5,11 @@
 
 namespace cairn::gateway {
 
-void RegisterClusterRoutes(httplib::Server& server, GatewayContext* ctx) {
-  server.Get("/api/v1/cluster", [ctx](const httplib::Request&, httplib::Response& res) {
+void RegisterClusterRoutes(Router& router, GatewayContext* ctx) {
+  router.Get("/api/v1/cluster", [ctx](const httplib::Request&, httplib::Response& res) {
     ClusterReply reply;
-    absl::Status s =
-        FromGrpcStatus(ctx->master->Cluster(MasterCall().get(), ClusterRequest(), &reply));
+    absl::Status s = FromGrpcStatus(
+        ctx->master->Unary(&Master::StubInterface::Cluster, ClusterRequest{}, &reply));
     if (!s.ok()) return SetError(res, s);
     nlohmann::json nodes = nlohmann::json::array();
     uint64_t capacity = 0, used = 0, alive = 0;
@@ -29,7 +29,8 @@ void RegisterClusterRoutes(httplib::Server& server, GatewayContext* ctx) {
         used += n.used_bytes();
       }
     }
-    double pct = capacity == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(capacity);
+    double pct =
+        capacity == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(capacity);
     SetJson(res, {{"nodes", nodes},
                   {"totals",
                    {{"nodes", reply.nodes_size()},

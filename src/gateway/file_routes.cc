@@ -4,6 +4,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "gateway/downloader.h"
 #include "gateway/http_util.h"
 #include "gateway/routes.h"
 #include "gateway/uploader.h"
@@ -83,58 +84,41 @@ void HandlePut(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
           201);
 }
 
-// Streams [range.offset, +range.length) of a looked-up file into `sink`.
-bool StreamFile(GatewayContext* ctx, const LookupReply& file, uint64_t chunk_size, ByteRange range,
-                httplib::DataSink& sink) {
-  const auto& chunks = file.entry().file().chunks();
-  uint64_t pos = range.offset, end = range.offset + range.length;
-  for (int i = 0; i < chunks.size() && pos < end; ++i) {
-    uint64_t start = static_cast<uint64_t>(i) * chunk_size;
-    uint64_t stop = start + chunks[i].size();
-    if (stop <= pos) continue;
-    std::vector<NodeAddress> replicas(file.locations(i).replicas().begin(),
-                                      file.locations(i).replicas().end());
-    uint64_t len = std::min(end, stop) - pos;
-    absl::Status s = ReadChunkRange(&ctx->pool, chunks[i], replicas, pos - start, len,
-                                    [&](std::string_view piece) {
-                                      ctx->metrics.Add("cairn_gateway_downloaded_bytes_total", "",
-                                                       static_cast<double>(piece.size()));
-                                      return sink.write(piece.data(), piece.size());
-                                    });
-    if (!s.ok()) {
-      if (!absl::IsCancelled(s)) {
-        spdlog::error("download of {} failed at byte {}: {}", file.entry().path(), pos,
-                      s.ToString());
-      }
-      return false;  // drops the connection: the client sees a short body
-    }
-    pos += len;
-  }
-  return true;
+// httplib applies a request's Range to every response that has a body or a
+// sized content provider, error bodies included. This route answers Range
+// itself (206, 416 with JSON), so each of its bodies goes out through an
+// unsized provider under a Content-Length of our own, which httplib leaves
+// alone.
+void SetUnrangedBody(httplib::Response& res, uint64_t length,
+                     std::function<bool(httplib::DataSink&)> write) {
+  std::string type = res.get_header_value("Content-Type");
+  if (type.empty()) type = "application/octet-stream";
+  res.headers.erase("Content-Type");
+  res.body.clear();
+  res.set_header("Content-Length", std::to_string(length));
+  res.set_content_provider(type.c_str(),
+                           [write = std::move(write)](size_t, httplib::DataSink& sink) {
+                             if (!write(sink)) return false;  // drops the connection
+                             sink.done();
+                             return true;
+                           });
+}
+
+void SetUnrangedError(httplib::Response& res, const absl::Status& status) {
+  SetError(res, status);
+  auto body = std::make_shared<std::string>(std::move(res.body));
+  SetUnrangedBody(res, body->size(), [body](httplib::DataSink& sink) {
+    return sink.write(body->data(), body->size());
+  });
 }
 
 void HandleGet(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
-  // We answer Range ourselves (416 for unsatisfiable ranges, JSON errors);
-  // stop httplib from applying its own range logic to our response.
-  const_cast<httplib::Request&>(req).ranges.clear();
   auto path = PathFromCapture(req, 1);
-  if (!path.ok()) return SetError(res, path.status());
-  LookupRequest lreq;
-  lreq.set_path(*path);
-  auto file = std::make_shared<LookupReply>();
-  absl::Status s = FromGrpcStatus(ctx->master->Lookup(MasterCall().get(), lreq, file.get()));
-  if (!s.ok()) return SetError(res, s);
-  const Entry& e = file->entry();
-  if (e.type() != Entry::FILE) {
-    return SetError(res, absl::InvalidArgumentError(cairn::StrCat(*path, " is a directory")));
-  }
-  for (int i = 0; i < e.file().chunks_size(); ++i) {
-    if (i >= file->locations_size() || file->locations(i).replicas_size() == 0) {
-      return SetError(res, absl::UnavailableError(
-                               cairn::StrCat("chunk ", i, " of ", *path, " has no live replica")));
-    }
-  }
-  const uint64_t size = e.file().length();
+  if (!path.ok()) return SetUnrangedError(res, path.status());
+  auto download = std::make_shared<Downloader>(ctx->master.get(), &ctx->pool, *path);
+  if (absl::Status s = download->Open(); !s.ok()) return SetUnrangedError(res, s);
+  const Entry& e = download->entry();
+  const uint64_t size = download->size();
   std::string etag = ETagOf(e);
   res.set_header("ETag", etag);
   res.set_header("X-Checksum-Sha256", e.file().sha256());
@@ -149,7 +133,7 @@ void HandleGet(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
   auto range = ParseRange(req.get_header_value("Range"), size);
   if (!range.ok()) {
     res.set_header("Content-Range", cairn::StrCat("bytes */", size));
-    return SetError(res, absl::OutOfRangeError(range.status().message()));
+    return SetUnrangedError(res, absl::OutOfRangeError(range.status().message()));
   }
   ByteRange r{0, size};
   res.status = 200;
@@ -159,17 +143,17 @@ void HandleGet(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
     res.set_header("Content-Range",
                    cairn::StrCat("bytes ", r.offset, "-", r.offset + r.length - 1, "/", size));
   }
-  if (r.length == 0) {
-    res.set_content("", "application/octet-stream");
-    return;
-  }
-  // First chunk size = the master's chunk size (all chunks but the last are full).
-  uint64_t chunk_size = e.file().chunks(0).size();
-  res.set_content_provider(
-      r.length, "application/octet-stream",
-      [ctx, file, chunk_size, r](size_t offset, size_t length, httplib::DataSink& sink) {
-        return StreamFile(ctx, *file, chunk_size, ByteRange{r.offset + offset, length}, sink);
-      });
+  SetUnrangedBody(res, r.length, [ctx, download, r](httplib::DataSink& sink) {
+    // An error after the headers drops the connection: the client sees a short body.
+    return download
+        ->Read(r,
+               [&](std::string_view piece) {
+                 ctx->metrics.Add("cairn_gateway_downloaded_bytes_total", "",
+                                  static_cast<double>(piece.size()));
+                 return sink.write(piece.data(), piece.size());
+               })
+        .ok();
+  });
 }
 
 void HandleDelete(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
@@ -180,21 +164,21 @@ void HandleDelete(GatewayContext* ctx, const httplib::Request& req, httplib::Res
   std::string recursive = req.get_param_value("recursive");
   dreq.set_recursive(recursive == "true" || recursive == "1");
   DeleteReply reply;
-  absl::Status s = FromGrpcStatus(ctx->master->Delete(MasterCall().get(), dreq, &reply));
+  absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::Delete, dreq, &reply));
   if (!s.ok()) return SetError(res, s);
   SetJson(res, {{"path", *path}, {"deleted", true}});
 }
 
 }  // namespace
 
-void RegisterFileRoutes(httplib::Server& server, GatewayContext* ctx) {
-  server.Put(kFilesPattern,
+void RegisterFileRoutes(Router& router, GatewayContext* ctx) {
+  router.Put(kFilesPattern,
              [ctx](const httplib::Request& req, httplib::Response& res,
                    const httplib::ContentReader& reader) { HandlePut(ctx, req, res, reader); });
-  server.Get(kFilesPattern, [ctx](const httplib::Request& req, httplib::Response& res) {
+  router.Get(kFilesPattern, [ctx](const httplib::Request& req, httplib::Response& res) {
     HandleGet(ctx, req, res);
   });
-  server.Delete(kFilesPattern, [ctx](const httplib::Request& req, httplib::Response& res) {
+  router.Delete(kFilesPattern, [ctx](const httplib::Request& req, httplib::Response& res) {
     HandleDelete(ctx, req, res);
   });
 }

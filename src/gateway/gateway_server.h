@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common/master_client.h"
 #include "common/net.h"
 #include "gateway/routes.h"
 
@@ -20,7 +21,9 @@ struct GatewayOptions {
 
 class GatewayServer {
  public:
-  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(const GatewayOptions& options);
+  // Serves on options.listen; talks to options.master, or to `master` if given.
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
+      const GatewayOptions& options, std::unique_ptr<MasterClient> master = nullptr);
   ~GatewayServer();
   void Shutdown();
   int port() const { return port_; }

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "gateway/downloader.h"  // ByteRange
 #include "nlohmann/json.hpp"
 #include "proto/master.pb.h"
 
@@ -23,12 +24,6 @@ int HttpStatusFor(const absl::Status& status);
 // and HTTP status from the API error table (common/api_errors.h).
 void SetError(httplib::Response& res, const absl::Status& status);
 void SetJson(httplib::Response& res, const nlohmann::json& body, int http_status = 200);
-
-// A byte range [offset, offset + length) of a resource.
-struct ByteRange {
-  uint64_t offset = 0;
-  uint64_t length = 0;
-};
 
 // Parses a Range header value for a resource of `size` bytes: "bytes=a-b",
 // "bytes=a-" or "bytes=-n". nullopt means serve the whole resource: no

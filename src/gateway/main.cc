@@ -15,13 +15,18 @@ int main(int argc, char** argv) {
   // SERVER_ADDRESS and GATEWAY_ADDR (which may be a bare port) both set --listen.
   if (const char* g = std::getenv("GATEWAY_ADDR"); g != nullptr && *g != '\0') opts.listen = g;
   app.add_option("--listen", opts.listen, "HTTP listen address host:port (or a bare port)")
-      ->envname("SERVER_ADDRESS")->capture_default_str();
+      ->envname("SERVER_ADDRESS")
+      ->capture_default_str();
   app.add_option("--master", opts.master, "master gRPC address host:port")
-      ->envname("MASTER_ADDR")->capture_default_str();
+      ->envname("MASTER_ADDR")
+      ->capture_default_str();
   app.add_option("--threads", opts.threads, "concurrent requests served")
-      ->envname("GATEWAY_THREADS")->capture_default_str()->check(CLI::Range(1, 4096));
+      ->envname("GATEWAY_THREADS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   app.add_option("--log_level", log_level, "debug, info, warn or error")
-      ->envname("LOG_LEVEL")->capture_default_str();
+      ->envname("LOG_LEVEL")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   cairn::TuneDaemonProcess();
   if (auto s = cairn::InitLogging(log_level); !s.ok()) {

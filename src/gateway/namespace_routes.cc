@@ -50,7 +50,7 @@ void HandleList(GatewayContext* ctx, const httplib::Request& req, httplib::Respo
   while (true) {
     lreq.set_limit(static_cast<uint32_t>(std::min<size_t>(limit - entries.size(), 1000)));
     ListReply reply;
-    absl::Status s = FromGrpcStatus(ctx->master->List(MasterCall().get(), lreq, &reply));
+    absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::List, lreq, &reply));
     if (!s.ok()) return SetError(res, s);
     for (const Entry& e : reply.entries()) {
       entries.push_back(EntryJson(e));
@@ -76,7 +76,7 @@ void HandleMkdir(GatewayContext* ctx, const httplib::Request& req, httplib::Resp
   MkdirRequest mreq;
   mreq.set_path(*path);
   MkdirReply reply;
-  absl::Status s = FromGrpcStatus(ctx->master->Mkdir(MasterCall().get(), mreq, &reply));
+  absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::Mkdir, mreq, &reply));
   if (!s.ok()) return SetError(res, s);
   SetJson(res, EntryJson(reply.entry()), 201);
 }
@@ -92,7 +92,7 @@ void HandleRename(GatewayContext* ctx, const httplib::Request& req, httplib::Res
   rreq.set_source(*source);
   rreq.set_target(*target);
   RenameReply reply;
-  absl::Status s = FromGrpcStatus(ctx->master->Rename(MasterCall().get(), rreq, &reply));
+  absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::Rename, rreq, &reply));
   if (!s.ok()) return SetError(res, s);
   SetJson(res, {{"source", *source}, {"target", *target}});
 }
@@ -103,7 +103,7 @@ void HandleFileInfo(GatewayContext* ctx, const httplib::Request& req, httplib::R
   LookupRequest lreq;
   lreq.set_path(*path);
   LookupReply reply;
-  absl::Status s = FromGrpcStatus(ctx->master->Lookup(MasterCall().get(), lreq, &reply));
+  absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::Lookup, lreq, &reply));
   if (!s.ok()) return SetError(res, s);
   nlohmann::json j = EntryJson(reply.entry());
   if (reply.entry().type() == Entry::FILE) {
@@ -113,7 +113,8 @@ void HandleFileInfo(GatewayContext* ctx, const httplib::Request& req, httplib::R
       nlohmann::json replicas = nlohmann::json::array();
       if (i < reply.locations_size()) {
         for (const NodeAddress& r : reply.locations(i).replicas()) {
-          replicas.push_back({{"node_id", r.node_id()}, {"address", r.address()}, {"zone", r.zone()}});
+          replicas.push_back(
+              {{"node_id", r.node_id()}, {"address", r.address()}, {"zone", r.zone()}});
         }
       }
       chunks.push_back({{"index", i},
@@ -134,7 +135,7 @@ void HandleUsage(GatewayContext* ctx, const httplib::Request& req, httplib::Resp
   UsageRequest ureq;
   ureq.set_path(*path);
   UsageReply reply;
-  absl::Status s = FromGrpcStatus(ctx->master->Usage(MasterCall().get(), ureq, &reply));
+  absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::Usage, ureq, &reply));
   if (!s.ok()) return SetError(res, s);
   nlohmann::json children = nlohmann::json::array();
   for (const auto& c : reply.children()) {
@@ -143,21 +144,23 @@ void HandleUsage(GatewayContext* ctx, const httplib::Request& req, httplib::Resp
                         {"files", c.files()},
                         {"bytes", c.bytes()}});
   }
-  SetJson(res, {{"path", *path}, {"files", reply.files()}, {"bytes", reply.bytes()},
+  SetJson(res, {{"path", *path},
+                {"files", reply.files()},
+                {"bytes", reply.bytes()},
                 {"children", children}});
 }
 
 }  // namespace
 
-void RegisterNamespaceRoutes(httplib::Server& server, GatewayContext* ctx) {
+void RegisterNamespaceRoutes(Router& router, GatewayContext* ctx) {
   auto bind = [ctx](void (*fn)(GatewayContext*, const httplib::Request&, httplib::Response&)) {
     return [ctx, fn](const httplib::Request& req, httplib::Response& res) { fn(ctx, req, res); };
   };
-  server.Get("/api/v1/list", bind(HandleList));
-  server.Post("/api/v1/mkdir", bind(HandleMkdir));
-  server.Post("/api/v1/rename", bind(HandleRename));
-  server.Get("/api/v1/fileinfo", bind(HandleFileInfo));
-  server.Get("/api/v1/usage", bind(HandleUsage));
+  router.Get("/api/v1/list", bind(HandleList));
+  router.Post("/api/v1/mkdir", bind(HandleMkdir));
+  router.Post("/api/v1/rename", bind(HandleRename));
+  router.Get("/api/v1/fileinfo", bind(HandleFileInfo));
+  router.Get("/api/v1/usage", bind(HandleUsage));
 }
 
 }  // namespace cairn::gateway

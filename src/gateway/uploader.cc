@@ -1,7 +1,5 @@
 #include "gateway/uploader.h"
 
-#include "gateway/routes.h"
-
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -56,9 +54,12 @@ void BufferPool::Give(std::vector<std::string>* buffers) {
   buffers->clear();
 }
 
-Uploader::Uploader(cairn::Master::Stub* master, ChunkserverPool* pool, BufferPool* buffers,
+Uploader::Uploader(MasterClient* master, ChunkserverPool* pool, BufferPool* buffers,
                    UploadOptions options)
-    : master_(master), pool_(pool), buffers_(buffers), options_(std::move(options)),
+    : master_(master),
+      pool_(pool),
+      buffers_(buffers),
+      options_(std::move(options)),
       sha_(EVP_MD_CTX_new()) {
   EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr);
 }
@@ -70,7 +71,7 @@ Uploader::~Uploader() {
     AbortUploadRequest req;
     req.set_upload_id(upload_id_);
     AbortUploadReply reply;
-    master_->AbortUpload(MasterCall().get(), req, &reply).ok();
+    master_->Unary(&Master::StubInterface::AbortUpload, req, &reply).ok();
   }
   EVP_MD_CTX_free(sha_);
 }
@@ -82,7 +83,7 @@ absl::Status Uploader::Start() {
   req.set_replication(options_.replication);
   req.set_allocate_first_chunk(options_.expected_length > 0);
   StartUploadReply reply;
-  RETURN_IF_ERROR(FromGrpcStatus(master_->StartUpload(MasterCall().get(), req, &reply)));
+  RETURN_IF_ERROR(FromGrpcStatus(master_->Unary(&Master::StubInterface::StartUpload, req, &reply)));
   if (reply.has_first_chunk()) first_chunk_ = std::move(*reply.mutable_first_chunk());
   upload_id_ = reply.upload_id();
   chunk_size_ = reply.chunk_size();
@@ -102,7 +103,8 @@ absl::Status Uploader::BeginChunk(Chunk* chunk) {
   req.set_index(chunk->index);
   for (uint64_t n : excluded_) req.add_exclude_nodes(n);
   AllocateChunkReply allocation;
-  RETURN_IF_ERROR(UploadCall(master_->AllocateChunk(MasterCall().get(), req, &allocation)));
+  RETURN_IF_ERROR(
+      UploadCall(master_->Unary(&Master::StubInterface::AllocateChunk, req, &allocation)));
   chunk->writer = std::make_unique<ChunkPipelineWriter>(pool_, allocation);
   return absl::OkStatus();
 }
@@ -123,8 +125,8 @@ absl::Status Uploader::Repipeline(Chunk* chunk, absl::Status cause, bool close) 
     if (cause.ok() && close) cause = chunk->writer->Close();
     if (cause.ok()) return absl::OkStatus();
   }
-  return absl::UnavailableError(cairn::StrCat("chunk handle ", handle, " failed on every pipeline tried: ",
-                                              ToStd(cause.message())));
+  return absl::UnavailableError(cairn::StrCat(
+      "chunk handle ", handle, " failed on every pipeline tried: ", ToStd(cause.message())));
 }
 
 absl::Status Uploader::Settle(Chunk* chunk) {
@@ -139,9 +141,9 @@ absl::Status Uploader::Settle(Chunk* chunk) {
       return absl::OkStatus();
     }
     if (attempt >= options_.max_chunk_attempts) {
-      return absl::UnavailableError(cairn::StrCat("chunk ", commit_.chunks_size(),
-                                                  " failed on every pipeline tried: ",
-                                                  ToStd(ref.status().message())));
+      return absl::UnavailableError(
+          cairn::StrCat("chunk ", commit_.chunks_size(),
+                        " failed on every pipeline tried: ", ToStd(ref.status().message())));
     }
     RETURN_IF_ERROR(Repipeline(chunk, ref.status(), /*close=*/true));
   }
@@ -177,8 +179,8 @@ absl::Status Uploader::Write(std::string_view data) {
       }
       filling_ = buffers_->Take(std::max<uint64_t>(room, data.size()));
     }
-    size_t take = std::min<uint64_t>(
-        {data.size(), kPiece - filling_.size(), chunk_size_ - chunk_fill_});
+    size_t take =
+        std::min<uint64_t>({data.size(), kPiece - filling_.size(), chunk_size_ - chunk_fill_});
     filling_.append(data.data(), take);
     chunk_fill_ += take;
     offset += take;
@@ -223,7 +225,8 @@ absl::StatusOr<Entry> Uploader::Finish() {
   commit_.set_length(length_);
   commit_.set_sha256(Hex(digest, n));
   CommitUploadReply reply;
-  RETURN_IF_ERROR(UploadCall(master_->CommitUpload(MasterCall().get(), commit_, &reply)));
+  RETURN_IF_ERROR(
+      UploadCall(master_->Unary(&Master::StubInterface::CommitUpload, commit_, &reply)));
   committed_ = true;
   return reply.entry();
 }

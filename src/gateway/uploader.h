@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/master_client.h"
 #include "gateway/chunk_io.h"
 #include "proto/master.grpc.pb.h"
 
@@ -57,8 +58,7 @@ class Uploader {
  public:
   // `master`, `pool` and `buffers` must outlive the uploader. An uploader
   // destroyed before Finish() aborts the upload (its chunks become garbage).
-  Uploader(cairn::Master::Stub* master, ChunkserverPool* pool, BufferPool* buffers,
-           UploadOptions options);
+  Uploader(MasterClient* master, ChunkserverPool* pool, BufferPool* buffers, UploadOptions options);
   ~Uploader();
 
   // Registers the upload: errors as Master::StartUpload.
@@ -93,7 +93,7 @@ class Uploader {
   // replays the chunk's bytes into it; `close` also ends the new stream.
   absl::Status Repipeline(Chunk* chunk, absl::Status cause, bool close);
 
-  cairn::Master::Stub* const master_;
+  MasterClient* const master_;
   ChunkserverPool* const pool_;
   BufferPool* const buffers_;
   const UploadOptions options_;
