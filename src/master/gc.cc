@@ -31,6 +31,9 @@ void GarbageCollector::DropAllocations(const Upload& upload, const ChunkTable& c
                                        NodeRegistry& nodes) {
   for (const Allocation& a : upload.allocations) {
     if (chunks.Contains(a.handle)) continue;  // the committed file took it
+    // Committed, then replaced by a racing commit to the same path before
+    // this upload was dropped: deleted when its grace period ends.
+    if (doomed_handles_.contains(a.handle)) continue;
     ReplicaInfo r;
     r.set_handle(a.handle);
     r.set_version(1);

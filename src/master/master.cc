@@ -133,6 +133,12 @@ RepairGate Master::GateLocked(absl::Time now) const {
 
 absl::StatusOr<RegisterReply> Master::Register(const RegisterRequest& req) {
   if (req.address().empty()) return absl::InvalidArgumentError("register: address is empty");
+  // The chunk table keeps node ids in 32 bits; a larger one would alias
+  // another node (and the next fresh id must fit too).
+  if (req.node_id() >= UINT32_MAX) {
+    return absl::InvalidArgumentError(cairn::StrCat("register: node id ", req.node_id(),
+                                                    " is out of range (below ", UINT32_MAX, ")"));
+  }
   uint64_t id;
   {
     absl::MutexLock lock(&mu_);

@@ -1,5 +1,6 @@
 #include "master/metadata_store.h"
 
+#include "common/logging.h"
 #include "common/path.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -102,7 +103,17 @@ MetadataStore::Applied MetadataStore::ApplyLocked(rocksdb::WriteBatch* batch) {
 
 absl::Status MetadataStore::AwaitDurable(const Applied& applied) {
   RETURN_IF_ERROR(applied.status);
-  return wal_sync_.Wait(applied.ticket);
+  absl::Status synced = wal_sync_.Wait(applied.ticket);
+  if (!synced.ok()) {
+    // The mutation is applied, readers may have seen it, and it may or may
+    // not be on disk. Neither keeping it (a state lost at the next restart)
+    // nor undoing it (the caller would free chunks a durable entry names)
+    // is safe. Stop, and let the restart recover what the log holds, as
+    // PostgreSQL does after a failed fsync.
+    spdlog::critical("metadata WAL sync failed, stopping: {}", synced.ToString());
+    std::abort();
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Entry> MetadataStore::Get(const std::string& path) const {

@@ -2,8 +2,10 @@
 #include "master/master.h"
 
 #include <atomic>
+#include <set>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "test_util.h"
 
 namespace cairn::master {
@@ -101,6 +103,17 @@ TEST_F(MasterTest, NodeStatesFollowHeartbeats) {
   EXPECT_EQ(state(), "dead");
   Beat(n, {}, false);
   EXPECT_EQ(state(), "alive");
+}
+
+TEST_F(MasterTest, RegisterRejectsANodeIdOutOfRange) {
+  RegisterRequest r;
+  r.set_address("127.0.0.1:1");
+  r.set_node_id(uint64_t{1} << 32);  // would alias node 0 in the chunk table
+  EXPECT_THAT(master_->Register(r), StatusIs(absl::StatusCode::kInvalidArgument));
+  r.set_node_id(UINT32_MAX);
+  EXPECT_THAT(master_->Register(r), StatusIs(absl::StatusCode::kInvalidArgument));
+  r.set_node_id(UINT32_MAX - 1);
+  EXPECT_THAT(master_->Register(r), IsOk());
 }
 
 TEST_F(MasterTest, RefusesPlacementWithTooFewLiveNodes) {
@@ -284,6 +297,36 @@ TEST_F(MasterTest, DeletedFileReplicasAreCollected) {
     HeartbeatReply r = Beat(n, {}, false);
     ASSERT_EQ(r.delete__size(), 1);
     EXPECT_EQ(r.delete_(0).handle(), c.handle());
+  }
+}
+
+TEST_F(MasterTest, RacingCommitsToOnePathDeleteNothingBeforeTheGracePeriod) {
+  // A commit replaced by a racing one before it drops its upload: its chunks
+  // are the racer's garbage now, deleted only after the grace period.
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  std::set<uint64_t> handles;
+  absl::Mutex mu;
+  auto uploader = [&] {
+    for (int i = 0; i < 200; ++i) {
+      ChunkRef c = Upload("/race");
+      absl::MutexLock lock(&mu);
+      handles.insert(c.handle());
+    }
+  };
+  std::thread a(uploader), b(uploader);
+  a.join();
+  b.join();
+  for (uint64_t n : nodes_) EXPECT_EQ(Beat(n, {}, false).delete__size(), 0) << "node " << n;
+  clock_.Advance(absl::Seconds(31));
+  master_->Tick();
+  auto live = master_->Lookup("/race");
+  ASSERT_THAT(live, IsOk());
+  handles.erase(live->entry().file().chunks(0).handle());
+  for (uint64_t n : nodes_) {
+    HeartbeatReply reply = Beat(n, {}, false);
+    std::set<uint64_t> deleted;
+    for (const ReplicaInfo& r : reply.delete_()) deleted.insert(r.handle());
+    EXPECT_EQ(deleted, handles) << "node " << n;
   }
 }
 
