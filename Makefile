@@ -38,7 +38,7 @@ export CAIRN_INCREMENTAL := $(INCREMENTAL)
 
 CLUSTER := docker/cluster.sh
 
-.PHONY: help deps local build test bench base-image build-all image up down restart status logs \
+.PHONY: help deps local build test check bench base-image build-all image up down restart status logs \
         logs-master logs-chunk logs-gateway health scale backup restore \
         shell-master shell-chunk shell-gateway clean
 
@@ -65,6 +65,9 @@ deps: ## Install the Debian packages building and testing need (skips what is pr
 test: deps ## Install deps, build, run every test (unit, cluster, integration, Docker e2e), then the clang thread-safety build
 	cmake -S . -B build -G Ninja -DCAIRN_E2E=ON && cmake --build build && ctest --test-dir build --output-on-failure
 	scripts/thread-safety-check.sh
+
+check: ## Quick loop without Docker: build, then every test but the Docker e2e and the slow ones
+	cmake -S . -B build -G Ninja && cmake --build build && ctest --test-dir build -LE 'docker|slow|upgrade' -j2 --output-on-failure
 
 local: deps build ## Build, then run a local cluster without Docker (gateway on 8089)
 	scripts/local-cluster.sh

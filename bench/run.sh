@@ -36,13 +36,8 @@ done
 targets=(cairn_master cairn_chunkserver cairn_gateway
          cairn_bench_limits cairn_loadgen cairn_metabench cairn_master_mem)
 if [[ $build -eq 1 ]]; then
-  cmake_flags=(-S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release)
-  if grep -Eq '^[[:space:]]*add_subdirectory\(bench\)' "$repo/CMakeLists.txt"; then
-    cmake_flags+=(-UCMAKE_PROJECT_INCLUDE)
-  else
-    # The top level does not add bench/ yet: include it from a project hook.
-    cmake_flags+=(-DCMAKE_PROJECT_INCLUDE="$repo/bench/cmake/standalone.cmake")
-  fi
+  cmake_flags=(-S "$repo" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+               -UCMAKE_PROJECT_INCLUDE)
   echo "[bench] building Release binaries in $build_dir" >&2
   cmake "${cmake_flags[@]}" >/dev/null
   cmake --build "$build_dir" --target "${targets[@]}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Entrypoint of the Cairn image: picks the daemon, fills in container defaults for
-# the environment variables of DESIGN.md §1 (the daemons read them themselves; an
+# the environment variables of doc/design.md §1.1 (the daemons read them themselves; an
 # explicit flag on the command line still wins), then execs the daemon.
 #
 #   role from the command:  master | chunkserver | gateway  [flags...]

@@ -1,4 +1,4 @@
-// Gateway REST API (DESIGN.md §5) replies as plain structs, with JSON
+// Gateway REST API (doc/design.md §4) replies as plain structs, with JSON
 // parsing (lenient: missing fields take defaults, ids and handles may be
 // numbers or strings) and the JSON the CLI prints with --json.
 #ifndef CAIRN_CLIENT_API_TYPES_H_

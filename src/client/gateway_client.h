@@ -1,4 +1,4 @@
-// Client of the gateway REST API (DESIGN.md §5), used by the `cairn` CLI and
+// Client of the gateway REST API (doc/design.md §4), used by the `cairn` CLI and
 // by tests. Transfers stream through ByteSource/ByteSink with bounded memory.
 //
 // Errors, for every call:

@@ -1,4 +1,4 @@
-// Maps gateway error replies (DESIGN.md §5) to absl::Status.
+// Maps gateway error replies (doc/design.md §4) to absl::Status.
 #ifndef CAIRN_CLIENT_HTTP_ERRORS_H_
 #define CAIRN_CLIENT_HTTP_ERRORS_H_
 

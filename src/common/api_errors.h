@@ -1,4 +1,4 @@
-// The REST API's error vocabulary (DESIGN.md §5), in one table shared by the
+// The REST API's error vocabulary (doc/design.md §4), in one table shared by the
 // gateway (which renders statuses as replies), its test fake, and the client
 // (which turns replies back into statuses). An error reply is HTTP status
 // `http_status` with the JSON body {"error":{"code":<name>,"message":...}}:

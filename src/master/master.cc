@@ -31,8 +31,8 @@ RepairOptions RepairOptionsOf(const MasterOptions& o) {
 absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& options, Clock* clock) {
   if (options.chunk_size == 0) return absl::InvalidArgumentError("chunk_size must be positive");
   if (options.replication == 0) return absl::InvalidArgumentError("replication must be positive");
-  if (options.stale_after > options.dead_after) {
-    return absl::InvalidArgumentError("stale_after must not exceed dead_after");
+  if (options.dead_after <= options.stale_after) {
+    return absl::InvalidArgumentError("dead_after must exceed stale_after");
   }
   std::error_code ec;
   std::filesystem::create_directories(options.root_dir, ec);

@@ -3,8 +3,10 @@
 // size, checksum, replication) and registered chunkservers. Chunk locations are
 // not here: chunkservers report them.
 //
-// Every mutation is one RocksDB WriteBatch written with sync=true before the
-// call returns, so an acknowledged change survives a crash. Key schema in
+// Every mutation is one RocksDB WriteBatch, applied under the write lock and
+// made durable by a WAL sync (shared by concurrent mutations) before the call
+// returns, so an acknowledged change survives a crash. Readers may see a
+// mutation a moment before it is durable; a failed sync stops the process. Key schema in
 // doc/formats.md: "n<path>" sorts so that a range scan lists a directory or a
 // whole subtree by prefix.
 //

@@ -1,4 +1,4 @@
-// An in-memory stand-in for the gateway REST API (DESIGN.md §5), served by
+// An in-memory stand-in for the gateway REST API (doc/design.md §4), served by
 // httplib on 127.0.0.1 with an OS-chosen port. Used by the client library
 // tests and, through cairn_fake_gateway, by the CLI round-trip test when no
 // real cluster is running. It keeps whole files in memory: test data only.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of the Docker deployment (DESIGN.md §6): the real image, the
+# End-to-end test of the Docker deployment (doc/design.md §9): the real image, the
 # compose file and the Makefile, driven the way an operator drives them.
 #
 #   tests/e2e/run.sh

@@ -63,7 +63,7 @@ TEST(HttpStatusTest, MapsCodes) {
   EXPECT_EQ(HttpStatusFor(absl::OkStatus()), 200);
 }
 
-// The wire names of DESIGN.md §5, as the pytest suite and the client read them.
+// The wire names of doc/design.md §4, as the pytest suite and the client read them.
 TEST(SetErrorTest, SendsTheApiErrorNames) {
   struct Case {
     absl::Status status;

@@ -1,7 +1,7 @@
 """Malformed paths are rejected with 400 and a JSON error, and never reach storage.
 
 A Cairn path is absolute, `/`-separated UTF-8 with no empty, `.` or `..`
-component and no NUL (DESIGN.md §5). Request targets are sent raw through
+component and no NUL (doc/design.md §4). Request targets are sent raw through
 http.client (which does not normalize dot segments) or a socket, so the
 gateway sees exactly these bytes. Every PUT carries a random marker body;
 afterwards no file under the cluster's directories may contain it and the

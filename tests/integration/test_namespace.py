@@ -1,6 +1,6 @@
 """Namespace operations: mkdir, list, rename, delete, conflicts and 404s.
 
-Errors must be JSON {"error": {"code", "message"}} with the DESIGN.md §5
+Errors must be JSON {"error": {"code", "message"}} with the doc/design.md §4
 status codes.
 """
 

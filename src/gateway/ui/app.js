@@ -1,5 +1,5 @@
 // Cairn web dashboard. Vanilla JavaScript, no dependencies, served from the
-// gateway at /ui/ and talking to the REST API at /api/v1 (DESIGN.md §5).
+// gateway at /ui/ and talking to the REST API at /api/v1 (doc/design.md §4).
 //
 // Views (location.hash):
 //   #/overview          chunkservers, capacity, repair state
