@@ -81,11 +81,14 @@ ChunkserverServer::~ChunkserverServer() { Shutdown(); }
 void ChunkserverServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  heartbeat_->Stop();
-  scrubber_->Stop();
-  repair_->Stop();
+  // After a failed Start(), only some parts exist.
+  if (heartbeat_) heartbeat_->Stop();
+  if (scrubber_) scrubber_->Stop();
+  if (repair_) repair_->Stop();
   http_.Stop();
-  grpc_.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (grpc_.server) {
+    grpc_.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
 }
 
 }  // namespace cairn::chunkserver

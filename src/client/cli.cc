@@ -3,13 +3,14 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
-#include <string>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "client/commands.h"
@@ -48,16 +49,14 @@ bool ColorWanted() {
          (term == nullptr || std::string(term) != "dumb");
 }
 
-int Report(const absl::Status& status, const GlobalFlags& flags,
-           const std::string& gateway) {
+int Report(const absl::Status& status, const GlobalFlags& flags, const std::string& gateway) {
   if (absl::IsCancelled(status)) return kExitPipeClosed;
   ExitCode code = ExitCodeFor(status);
   if (flags.json) {
-    nlohmann::json error = {
-        {"error",
-         {{"code", absl::StatusCodeToString(status.code())},
-          {"message", std::string(status.message())},
-          {"exit_code", static_cast<int>(code)}}}};
+    nlohmann::json error = {{"error",
+                             {{"code", absl::StatusCodeToString(status.code())},
+                              {"message", std::string(status.message())},
+                              {"exit_code", static_cast<int>(code)}}}};
     std::cerr << error.dump() << "\n";
     return code;
   }
@@ -73,15 +72,9 @@ int Report(const absl::Status& status, const GlobalFlags& flags,
 
 }  // namespace
 
-int RunCli(int argc, char** argv) {
-  GlobalFlags flags;
-  Args args;
-  CLI::App app{"cairn: command-line client of the Cairn distributed file system",
-               "cairn"};
-  app.require_subcommand(1);
-  app.fallthrough();  // global flags may follow the subcommand
-  app.footer(ExitCodeHelp());
-  app.set_version_flag("--version", "cairn 0.1");
+namespace {
+
+void AddGlobalFlags(CLI::App& app, GlobalFlags& flags) {
   app.add_option("--gateway", flags.gateway, "gateway URL, host:port or port")
       ->envname("CAIRN_GATEWAY")
       ->capture_default_str();
@@ -92,54 +85,86 @@ int RunCli(int argc, char** argv) {
                  "seconds to wait for any network read or write")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+}
 
-  CLI::App* put = app.add_subcommand("put", "upload a local file (- = stdin)");
-  put->add_option("LOCAL", args.put.local, "local file, or - for stdin")
-      ->required();
+// A subcommand and what runs when it was given.
+struct Command {
+  CLI::App* app;
+  std::function<absl::Status(CommandContext&)> run;
+};
+
+std::vector<Command> AddCommands(CLI::App& app, Args& args) {
+  std::vector<Command> commands;
+  auto add = [&](const char* name, const char* help,
+                 std::function<absl::Status(CommandContext&)> run) {
+    commands.push_back({app.add_subcommand(name, help), std::move(run)});
+    return commands.back().app;
+  };
+  CLI::App* put = add("put", "upload a local file (- = stdin)",
+                      [&](CommandContext& c) { return RunPut(c, args.put); });
+  put->add_option("LOCAL", args.put.local, "local file, or - for stdin")->required();
   put->add_option("REMOTE", args.put.remote,
-                  "remote path; an existing directory (or a trailing /) "
-                  "means into it")
+                  "remote path; an existing directory (or a trailing /) means into it")
       ->required();
   put->add_flag("-n,--no-clobber", args.put.no_clobber,
                 "fail if REMOTE exists instead of replacing it");
 
-  CLI::App* get = app.add_subcommand("get", "download a file (SHA-256 verified)");
+  CLI::App* get = add("get", "download a file (SHA-256 verified)",
+                      [&](CommandContext& c) { return RunGet(c, args.get); });
   get->add_option("REMOTE", args.get.remote, "remote file")->required();
   get->add_option("LOCAL", args.get.local,
                   "local file or directory (default: the remote name), - = stdout");
 
-  CLI::App* cat = app.add_subcommand("cat", "write a file to stdout");
-  cat->add_option("REMOTE", args.path, "remote file")->required();
+  add("cat", "write a file to stdout", [&](CommandContext& c) { return RunCat(c, args.path); })
+      ->add_option("REMOTE", args.path, "remote file")
+      ->required();
 
-  CLI::App* ls = app.add_subcommand("ls", "list a directory");
+  CLI::App* ls = add("ls", "list a directory",
+                     [&](CommandContext& c) { return RunLs(c, args.path, args.recursive); });
   ls->add_flag("-r,--recursive", args.recursive, "list everything below PATH");
   ls->add_option("PATH", args.path, "directory (default /)");
 
-  CLI::App* rm = app.add_subcommand("rm", "delete a file or directory");
-  rm->add_flag("-r,--recursive", args.recursive,
-               "delete a directory and everything below it");
+  CLI::App* rm = add("rm", "delete a file or directory",
+                     [&](CommandContext& c) { return RunRm(c, args.path, args.recursive); });
+  rm->add_flag("-r,--recursive", args.recursive, "delete a directory and everything below it");
   rm->add_option("PATH", args.path, "remote path")->required();
 
-  CLI::App* mv = app.add_subcommand("mv", "rename a file or directory (atomic)");
+  CLI::App* mv = add("mv", "rename a file or directory (atomic)",
+                     [&](CommandContext& c) { return RunMv(c, args.source, args.target); });
   mv->add_option("SRC", args.source, "remote path")->required();
   mv->add_option("DST", args.target,
-                 "new remote path; an existing directory (or a trailing /) "
-                 "means into it")
+                 "new remote path; an existing directory (or a trailing /) means into it")
       ->required();
 
-  CLI::App* mkdir = app.add_subcommand("mkdir", "create a directory and parents");
+  CLI::App* mkdir = add("mkdir", "create a directory and parents",
+                        [&](CommandContext& c) { return RunMkdir(c, args.path); });
   mkdir->add_flag("-p,--parents", args.parents, "accepted for habit; always on");
   mkdir->add_option("PATH", args.path, "remote directory")->required();
 
-  CLI::App* stat = app.add_subcommand("stat", "show a file's chunks and replicas");
-  stat->add_option("PATH", args.path, "remote path")->required();
+  add("stat", "show a file's chunks and replicas",
+      [&](CommandContext& c) { return RunStat(c, args.path); })
+      ->add_option("PATH", args.path, "remote path")
+      ->required();
+  add("du", "files and bytes under each child", [&](CommandContext& c) {
+    return RunDu(c, args.path);
+  })->add_option("PATH", args.path, "directory (default /)");
+  add("cluster", "chunkservers, capacity and health",
+      [](CommandContext& c) { return RunCluster(c); });
+  return commands;
+}
 
-  CLI::App* du = app.add_subcommand("du", "files and bytes under each child");
-  du->add_option("PATH", args.path, "directory (default /)");
+}  // namespace
 
-  CLI::App* cluster =
-      app.add_subcommand("cluster", "chunkservers, capacity and health");
-
+int RunCli(int argc, char** argv) {
+  GlobalFlags flags;
+  Args args;
+  CLI::App app{"cairn: command-line client of the Cairn distributed file system", "cairn"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the subcommand
+  app.footer(ExitCodeHelp());
+  app.set_version_flag("--version", "cairn 0.1");
+  AddGlobalFlags(app, flags);
+  std::vector<Command> commands = AddCommands(app, args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -164,26 +189,8 @@ int RunCli(int argc, char** argv) {
   ctx.err_width = TerminalWidth(STDERR_FILENO);
 
   absl::Status status;
-  if (put->parsed()) {
-    status = RunPut(ctx, args.put);
-  } else if (get->parsed()) {
-    status = RunGet(ctx, args.get);
-  } else if (cat->parsed()) {
-    status = RunCat(ctx, args.path);
-  } else if (ls->parsed()) {
-    status = RunLs(ctx, args.path, args.recursive);
-  } else if (rm->parsed()) {
-    status = RunRm(ctx, args.path, args.recursive);
-  } else if (mv->parsed()) {
-    status = RunMv(ctx, args.source, args.target);
-  } else if (mkdir->parsed()) {
-    status = RunMkdir(ctx, args.path);
-  } else if (stat->parsed()) {
-    status = RunStat(ctx, args.path);
-  } else if (du->parsed()) {
-    status = RunDu(ctx, args.path);
-  } else if (cluster->parsed()) {
-    status = RunCluster(ctx);
+  for (const Command& c : commands) {
+    if (c.app->parsed()) status = c.run(ctx);
   }
   std::cout.flush();
   if (!std::cout && status.ok()) {

@@ -63,8 +63,7 @@ int main(int argc, char** argv) {
   if (!stale.ok()) return fail(stale.status());
   auto dead = cairn::ParseDurationFlag(dead_after);
   if (!dead.ok()) return fail(dead.status());
-  if (*dead <= *stale)
-    return fail(absl::InvalidArgumentError("dead_after must exceed stale_after"));
+  // Master::Open checks the options together (dead_after > stale_after, ...).
   auto grace = cairn::ParseDurationFlag(gc_grace);
   if (!grace.ok()) return fail(grace.status());
   opts.master.gc_grace = *grace;

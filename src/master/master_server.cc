@@ -5,11 +5,24 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/api_errors.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
 
 namespace cairn::master {
+namespace {
+
+// An error reply of the API's vocabulary (common/api_errors.h).
+void SetError(httplib::Response& res, const absl::Status& status) {
+  ApiError e = ApiErrorFor(status.code());
+  res.status = e.http_status;
+  nlohmann::json j;
+  j["error"] = {{"code", std::string(e.name)}, {"message", std::string(status.message())}};
+  res.set_content(j.dump() + "\n", "application/json");
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(
     const MasterServerOptions& options, Clock* clock) {
@@ -33,29 +46,17 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(
     std::string dir = cairn::StrCat(root, "/checkpoints/", name);
     std::filesystem::create_directories(root + "/checkpoints");
     absl::Status st = m->Checkpoint(dir, absl::Minutes(30));
-    nlohmann::json j;
-    if (st.ok()) {
-      j["path"] = dir;
-      j["name"] = name;
-    } else {
-      res.status = 500;
-      j["error"] = {{"code", "INTERNAL"}, {"message", std::string(st.message())}};
-    }
+    if (!st.ok()) return SetError(res, st);
+    nlohmann::json j = {{"path", dir}, {"name", name}};
     res.set_content(j.dump() + "\n", "application/json");
   });
   http.Post("/admin/drain", [m](const httplib::Request& req, httplib::Response& res) {
     uint64_t id = 0;
-    nlohmann::json j;
     if (!absl::SimpleAtoi(req.get_param_value("node"), &id)) {
-      res.status = 400;
-      j["error"] = {{"code", "BAD_REQUEST"}, {"message", "want ?node=ID"}};
-    } else if (absl::Status st = m->Drain(id); !st.ok()) {
-      res.status = 404;
-      j["error"] = {{"code", "NOT_FOUND"}, {"message", std::string(st.message())}};
-    } else {
-      j["node"] = id;
-      j["state"] = "draining";
+      return SetError(res, absl::InvalidArgumentError("want ?node=ID"));
     }
+    if (absl::Status st = m->Drain(id); !st.ok()) return SetError(res, st);
+    nlohmann::json j = {{"node", id}, {"state", "draining"}};
     res.set_content(j.dump() + "\n", "application/json");
   });
   http.Post("/admin/gc/resume", [m](const httplib::Request&, httplib::Response& res) {
@@ -74,8 +75,11 @@ void MasterServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   http_.Stop();
-  grpc_.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  master_->Stop();
+  // After a failed Start(), only some parts exist.
+  if (grpc_.server) {
+    grpc_.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+  if (master_) master_->Stop();
 }
 
 }  // namespace cairn::master
