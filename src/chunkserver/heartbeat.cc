@@ -119,7 +119,11 @@ absl::Status Heartbeat::BeatOnce() {
       for (ReplicaInfo& r : changes.added) *req.add_replicas() = std::move(r);
       for (ReplicaInfo& r : changes.removed) *req.add_removed() = std::move(r);
     }
-    for (ReplicaInfo& r : changes.corrupt) *req.add_corrupt() = std::move(r);
+    {
+      absl::MutexLock lock(&mu_);
+      for (ReplicaInfo& r : changes.corrupt) unreported_corrupt_.push_back(std::move(r));
+      for (const ReplicaInfo& r : unreported_corrupt_) *req.add_corrupt() = r;
+    }
     StoreStats stats = store_->Stats();
     req.set_used_bytes(stats.bytes);
     req.set_chunk_count(stats.chunks);
@@ -144,6 +148,8 @@ absl::Status Heartbeat::BeatOnce() {
       {
         absl::MutexLock lock(&mu_);
         if (full) want_full_ = false;
+        // A reply asking us to register again ignored the report.
+        if (!reply.reregister()) unreported_corrupt_.clear();
       }
       Apply(reply);
     } else {

@@ -76,6 +76,10 @@ class Heartbeat {
   absl::Status last_ ABSL_GUARDED_BY(mu_) = absl::UnavailableError("no heartbeat yet");
   int beats_ ABSL_GUARDED_BY(mu_) = 0;
   bool want_full_ ABSL_GUARDED_BY(mu_) = true;
+  // Corrupt replicas taken from the store whose report the master has not
+  // accepted yet (a failed beat, or a reply asking us to register again). A
+  // full report lists replicas held, not corrupt ones, so these are kept.
+  std::vector<ReplicaInfo> unreported_corrupt_ ABSL_GUARDED_BY(mu_);
   PeriodicTask task_;
 };
 
