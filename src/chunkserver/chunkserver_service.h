@@ -21,8 +21,14 @@ class ChunkserverService final : public cairn::Chunkserver::Service {
  public:
   // `store`, `peers` and `metrics` must outlive the service. `peers` holds
   // the channels to the rest of each pipeline and to copy sources.
-  ChunkserverService(ChunkStore* store, StubCache<cairn::Chunkserver>* peers, Metrics* metrics)
-      : store_(store), peers_(peers), metrics_(metrics), pipeline_(store, peers, metrics) {}
+  // A forward to the next replica that stalls past `timeouts` fails,
+  // blaming that replica.
+  ChunkserverService(ChunkStore* store, StubCache<cairn::Chunkserver>* peers, Metrics* metrics,
+                     StallTimeouts timeouts = {})
+      : store_(store),
+        peers_(peers),
+        metrics_(metrics),
+        pipeline_(store, peers, metrics, &watchdog_, timeouts) {}
 
   // WritePipeline::Write over the stream. A failure that blames a replica
   // downstream carries it in the status details (common/pipeline_failure.h).
@@ -40,6 +46,7 @@ class ChunkserverService final : public cairn::Chunkserver::Service {
   ChunkStore* const store_;
   StubCache<cairn::Chunkserver>* const peers_;
   Metrics* const metrics_;
+  RpcWatchdog watchdog_;  // before pipeline_, which uses it
   WritePipeline pipeline_;
 };
 

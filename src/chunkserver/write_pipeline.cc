@@ -8,6 +8,7 @@
 #include "common/logging.h"
 #include "common/pipeline_failure.h"
 #include "common/status.h"
+#include "common/strings.h"
 
 namespace cairn::chunkserver {
 namespace {
@@ -16,7 +17,9 @@ namespace {
 // it cancels the stream, tearing down every replica after it too.
 class Downstream {
  public:
-  explicit Downstream(std::string address) : address_(std::move(address)) {}
+  // `stall` bounds a blocked forward, `sync` the wait for the answer.
+  Downstream(std::string address, RpcWatchdog* watchdog, absl::Duration stall, absl::Duration sync)
+      : address_(std::move(address)), watchdog_(watchdog), stall_(stall), sync_(sync) {}
   ~Downstream() {
     if (stream_ && !finished_) ctx_.TryCancel();
   }
@@ -41,7 +44,10 @@ class Downstream {
   // Forwards a data message. Once the stream broke, messages are dropped and
   // Finish() reports the failure.
   void Forward(const WriteChunkRequest& msg) {
-    if (ok_) ok_ = stream_->Write(msg);
+    if (!ok_) return;
+    RpcWatchdog::Guard guard(watchdog_, &ctx_, stall_);
+    ok_ = stream_->Write(msg);
+    if (guard.fired()) stalled_for_ = stall_;
   }
 
   // Ends the stream: the next replica starts making its copy durable.
@@ -52,7 +58,16 @@ class Downstream {
   // Waits for the next replica's answer and checks it against our replica.
   absl::Status Finish(uint64_t size, uint32_t crc) {
     finished_ = true;
-    absl::Status s = FromGrpcPipelineStatus(stream_->Finish());
+    absl::Status s;
+    {
+      RpcWatchdog::Guard guard(watchdog_, &ctx_, sync_);
+      s = FromGrpcPipelineStatus(stream_->Finish());
+      if (guard.fired()) stalled_for_ = sync_;
+    }
+    if (stalled_for_ > absl::ZeroDuration() && BlamedPipelineNode(s).empty()) {
+      s = absl::UnavailableError(
+          cairn::StrCat("made no progress for ", absl::FormatDuration(stalled_for_)));
+    }
     if (s.ok() && !ok_) s = absl::UnavailableError("stream broke");
     if (!s.ok()) {
       // Pass on a failure that already names its node; name the next one otherwise.
@@ -67,6 +82,9 @@ class Downstream {
 
  private:
   const std::string address_;
+  RpcWatchdog* const watchdog_;
+  const absl::Duration stall_, sync_;
+  absl::Duration stalled_for_;  // the timeout the watchdog ended the stream after
   grpc::ClientContext ctx_;
   WriteChunkReply reply_;
   std::unique_ptr<grpc::ClientWriterInterface<WriteChunkRequest>> stream_;
@@ -107,7 +125,11 @@ absl::StatusOr<WriteChunkReply> WritePipeline::Write(WriteSource* upstream) {
                    store_->Create(header.handle(), header.version()));
   std::unique_ptr<Downstream> down;
   if (header.downstream_size() > 0) {
-    down = std::make_unique<Downstream>(header.downstream(0));
+    // The members after us (the next and its downstream) each get their time.
+    const int after = header.downstream_size();
+    down = std::make_unique<Downstream>(header.downstream(0), watchdog_,
+                                        timeouts_.write_per_node * after,
+                                        timeouts_.sync_per_node * after);
     RETURN_IF_ERROR(down->Open(peers_, header));
   }
   if (absl::Status s = Receive(upstream, &msg, writer.get(), down.get(), metrics_); !s.ok()) {

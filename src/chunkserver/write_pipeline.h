@@ -13,6 +13,7 @@
 #include "chunkserver/chunk_store.h"
 #include "common/metrics.h"
 #include "common/net.h"
+#include "common/rpc_watchdog.h"
 #include "proto/chunkserver.grpc.pb.h"
 
 namespace cairn::chunkserver {
@@ -33,8 +34,11 @@ class WritePipeline {
   // `store`, `peers` and `metrics` must outlive the pipeline. `peers` holds
   // the channels to the next replicas, reused by every write. Thread-safe:
   // concurrent Write() calls are independent.
-  WritePipeline(ChunkStore* store, StubCache<cairn::Chunkserver>* peers, Metrics* metrics)
-      : store_(store), peers_(peers), metrics_(metrics) {}
+  // `watchdog` (may be null: only the calls' deadlines) ends a forward to
+  // the next replica that stalls past `timeouts`, blaming that replica.
+  WritePipeline(ChunkStore* store, StubCache<cairn::Chunkserver>* peers, Metrics* metrics,
+                RpcWatchdog* watchdog = nullptr, StallTimeouts timeouts = {})
+      : store_(store), peers_(peers), metrics_(metrics), watchdog_(watchdog), timeouts_(timeouts) {}
 
   // Writes the chunk `upstream` carries. Its first message must hold the
   // header (handle, version, the rest of the pipeline); the stream's end is
@@ -45,7 +49,7 @@ class WritePipeline {
   // field of common/pipeline_failure.h (BlamedPipelineNode()), and their
   // message starts "pipeline <address>:":
   //  - any code: the next replica failed (its own status, or Unavailable if
-  //    it cannot be reached or its stream broke); a failure it already blamed
+  //    it cannot be reached, its stream broke or it stalled); a failure it already blamed
   //    on a replica further down is passed on unchanged;
   //  - DataLoss: the next replica answered with a different size or CRC.
   // Errors of this replica blame none:
@@ -61,6 +65,8 @@ class WritePipeline {
   ChunkStore* const store_;
   StubCache<cairn::Chunkserver>* const peers_;
   Metrics* const metrics_;
+  RpcWatchdog* const watchdog_;
+  const StallTimeouts timeouts_;
 };
 
 }  // namespace cairn::chunkserver

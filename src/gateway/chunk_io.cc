@@ -9,11 +9,10 @@
 
 namespace cairn::gateway {
 
-ChunkPipelineWriter::ChunkPipelineWriter(ChunkserverPool* pool,
-                                         const AllocateChunkReply& allocation)
-    : allocation_(allocation) {
+ChunkPipelineWriter::ChunkPipelineWriter(ChunkIo* io, const AllocateChunkReply& allocation)
+    : io_(io), allocation_(allocation) {
   ctx_.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
-  stream_ = pool->Get(allocation_.replicas(0).address())->WriteChunk(&ctx_, &reply_);
+  stream_ = io_->pool.Get(allocation_.replicas(0).address())->WriteChunk(&ctx_, &reply_);
   WriteHeader* h = msg_.mutable_header();
   h->set_handle(allocation_.chunk().handle());
   h->set_version(allocation_.chunk().version());
@@ -49,9 +48,15 @@ absl::Status ChunkPipelineWriter::Send(std::string* piece) {
   crc_ = Crc32c(crc_, piece->data(), piece->size());
   msg_.mutable_data()->swap(*piece);
   msg_.set_data_crc32c(piece_crc);
-  bool sent = stream_->Write(msg_);
+  const absl::Duration stall = io_->timeouts.write_per_node * allocation_.replicas_size();
+  bool sent, stalled;
+  {
+    RpcWatchdog::Guard guard(&io_->watchdog, &ctx_, stall);
+    sent = stream_->Write(msg_);
+    stalled = guard.fired();
+  }
   msg_.mutable_data()->swap(*piece);
-  if (!sent) return Fail(FromGrpcPipelineStatus(stream_->Finish()));
+  if (!sent) return Fail(StallOr(FromGrpcPipelineStatus(stream_->Finish()), stalled, stall));
   header_sent_ = true;
   msg_.clear_header();
   return absl::OkStatus();
@@ -69,10 +74,29 @@ absl::Status ChunkPipelineWriter::Close() {
   return absl::OkStatus();
 }
 
+absl::Status ChunkPipelineWriter::StallOr(absl::Status s, bool stalled,
+                                          absl::Duration waited) const {
+  if (stalled && BlamedPipelineNode(s).empty()) {
+    // Nothing downstream answered for us: the first replica is the one stuck.
+    return absl::UnavailableError(cairn::StrCat("chunkserver ", allocation_.replicas(0).address(),
+                                                " made no progress for ",
+                                                absl::FormatDuration(waited)));
+  }
+  return s;
+}
+
 absl::StatusOr<ChunkRef> ChunkPipelineWriter::Finish() {
   RETURN_IF_ERROR(Close());
   finished_ = true;
-  absl::Status s = FromGrpcPipelineStatus(stream_->Finish());
+  const absl::Duration sync = io_->timeouts.sync_per_node * allocation_.replicas_size();
+  grpc::Status status;
+  bool stalled;
+  {
+    RpcWatchdog::Guard guard(&io_->watchdog, &ctx_, sync);
+    status = stream_->Finish();
+    stalled = guard.fired();
+  }
+  absl::Status s = StallOr(FromGrpcPipelineStatus(status), stalled, sync);
   if (!s.ok()) return Fail(s);
   if (reply_.size() != size_ || reply_.crc32c() != crc_) {
     return Fail(absl::DataLossError("replica checksum differs from what was sent"));
@@ -83,7 +107,7 @@ absl::StatusOr<ChunkRef> ChunkPipelineWriter::Finish() {
   return ref;
 }
 
-absl::Status ReadChunkRange(ChunkserverPool* pool, const ChunkRef& chunk,
+absl::Status ReadChunkRange(ChunkIo* io, const ChunkRef& chunk,
                             const std::vector<NodeAddress>& replicas, uint64_t offset,
                             uint64_t length, const std::function<bool(std::string_view)>& sink) {
   uint64_t done = 0;
@@ -97,10 +121,17 @@ absl::Status ReadChunkRange(ChunkserverPool* pool, const ChunkRef& chunk,
     req.set_version(chunk.version());
     req.set_offset(offset + done);
     req.set_length(length - done);
-    auto reader = pool->Get(replica.address())->ReadChunk(&ctx, req);
+    auto reader = io->pool.Get(replica.address())->ReadChunk(&ctx, req);
     ReadChunkReply piece;
-    bool bad_piece = false;
-    while (reader->Read(&piece)) {
+    bool bad_piece = false, stalled = false;
+    while (true) {
+      bool got;
+      {
+        RpcWatchdog::Guard guard(&io->watchdog, &ctx, io->timeouts.read);
+        got = reader->Read(&piece);
+        stalled = guard.fired();
+      }
+      if (!got) break;
       if (Crc32c(piece.data()) != piece.data_crc32c() || done + piece.data().size() > length) {
         bad_piece = true;
         ctx.TryCancel();
@@ -115,6 +146,10 @@ absl::Status ReadChunkRange(ChunkserverPool* pool, const ChunkRef& chunk,
     }
     absl::Status s = FromGrpcStatus(reader->Finish());
     if (bad_piece) s = absl::DataLossError("piece failed its CRC32C check");
+    if (stalled) {
+      s = absl::UnavailableError(
+          cairn::StrCat("no progress for ", absl::FormatDuration(io->timeouts.read)));
+    }
     if (s.ok() && done == length) return absl::OkStatus();
     if (s.ok()) s = absl::DataLossError(cairn::StrCat("short read: ", done, " of ", length));
     spdlog::warn("read of chunk {} from {} failed ({}); trying the next replica", chunk.handle(),

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/net.h"
+#include "common/rpc_watchdog.h"
 #include "proto/chunkserver.grpc.pb.h"
 #include "proto/master.pb.h"
 
@@ -21,12 +23,22 @@ namespace cairn::gateway {
 // One channel per chunkserver address.
 using ChunkserverPool = StubCache<cairn::Chunkserver>;
 
+// What the gateway's chunk I/O shares: the channels and the watchdog that
+// cancels stalled calls. Thread-safe.
+struct ChunkIo {
+  ChunkIo() = default;
+  explicit ChunkIo(ChunkserverPool::Factory factory) : pool(std::move(factory)) {}
+  ChunkserverPool pool;
+  RpcWatchdog watchdog;
+  StallTimeouts timeouts;
+};
+
 // Streams one chunk to the first replica of a pipeline, which forwards it to
 // the rest. Not thread-safe.
 class ChunkPipelineWriter {
  public:
-  // `pool` must outlive the writer.
-  ChunkPipelineWriter(ChunkserverPool* pool, const AllocateChunkReply& allocation);
+  // `io` must outlive the writer.
+  ChunkPipelineWriter(ChunkIo* io, const AllocateChunkReply& allocation);
   ~ChunkPipelineWriter();
 
   // Sends `*piece` (at most kMessageBytes) as one message. The string is
@@ -46,7 +58,11 @@ class ChunkPipelineWriter {
 
  private:
   absl::Status Fail(absl::Status s);
+  // `s`, the status of a failed step; if the watchdog ended the step after
+  // `waited` and nobody downstream was blamed, a stall of the first replica.
+  absl::Status StallOr(absl::Status s, bool stalled, absl::Duration waited) const;
 
+  ChunkIo* const io_;
   const AllocateChunkReply allocation_;
   grpc::ClientContext ctx_;
   WriteChunkReply reply_;
@@ -62,10 +78,11 @@ class ChunkPipelineWriter {
 };
 
 // Reads [offset, offset+length) of `chunk` (length > 0), trying `replicas` in
-// order and resuming on the next one after any error, timeout or checksum
-// mismatch. `sink` gets verified bytes in order; if it returns false the read
-// stops with Cancelled. Unavailable/DataLoss when every replica failed.
-absl::Status ReadChunkRange(ChunkserverPool* pool, const ChunkRef& chunk,
+// order and resuming on the next one after any error, stall
+// (io->timeouts.read), timeout or checksum mismatch. `sink` gets
+// verified bytes in order; if it returns false the read stops with
+// Cancelled. Unavailable/DataLoss when every replica failed.
+absl::Status ReadChunkRange(ChunkIo* io, const ChunkRef& chunk,
                             const std::vector<NodeAddress>& replicas, uint64_t offset,
                             uint64_t length, const std::function<bool(std::string_view)>& sink);
 

@@ -21,8 +21,8 @@ std::vector<Piece> MapRange(const FileMeta& file, ByteRange range) {
   return pieces;
 }
 
-Downloader::Downloader(MasterClient* master, ChunkserverPool* pool, std::string path)
-    : master_(master), pool_(pool), path_(std::move(path)) {}
+Downloader::Downloader(MasterClient* master, ChunkIo* io, std::string path)
+    : master_(master), io_(io), path_(std::move(path)) {}
 
 absl::Status Downloader::Open() {
   LookupRequest req;
@@ -46,7 +46,7 @@ absl::Status Downloader::Read(ByteRange range, const ByteSink& sink) {
   uint64_t pos = range.offset;
   for (const Piece& p : MapRange(file, range)) {
     const auto& replicas = file_.locations(p.index).replicas();
-    absl::Status s = ReadChunkRange(pool_, file.chunks(p.index),
+    absl::Status s = ReadChunkRange(io_, file.chunks(p.index),
                                     std::vector<NodeAddress>(replicas.begin(), replicas.end()),
                                     p.chunk_offset, p.length, sink);
     if (!s.ok()) {

@@ -49,8 +49,8 @@ using ByteSink = std::function<bool(std::string_view)>;
 
 class Downloader {
  public:
-  // `master` and `pool` must outlive the downloader.
-  Downloader(MasterClient* master, ChunkserverPool* pool, std::string path);
+  // `master` and `io` must outlive the downloader.
+  Downloader(MasterClient* master, ChunkIo* io, std::string path);
 
   // Looks the file up. NotFound, InvalidArgument for a directory,
   // Unavailable when a chunk has no live replica, or the master's error.
@@ -66,7 +66,7 @@ class Downloader {
 
  private:
   MasterClient* const master_;
-  ChunkserverPool* const pool_;
+  ChunkIo* const io_;
   const std::string path_;
   LookupReply file_;
 };

@@ -52,7 +52,7 @@ void HandlePut(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
     return RejectUpload(res, absl::InvalidArgumentError("Content-Length is not a number"),
                         &content_reader);
   }
-  Uploader uploader(ctx->master.get(), &ctx->pool, &ctx->buffers, opts);
+  Uploader uploader(ctx->master.get(), &ctx->io, &ctx->buffers, opts);
   absl::Status s = uploader.Start();
   if (!s.ok()) return RejectUpload(res, s, &content_reader);
   size_t drained = 0;
@@ -115,7 +115,7 @@ void SetUnrangedError(httplib::Response& res, const absl::Status& status) {
 void HandleGet(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
   auto path = PathFromCapture(req, 1);
   if (!path.ok()) return SetUnrangedError(res, path.status());
-  auto download = std::make_shared<Downloader>(ctx->master.get(), &ctx->pool, *path);
+  auto download = std::make_shared<Downloader>(ctx->master.get(), &ctx->io, *path);
   if (absl::Status s = download->Open(); !s.ok()) return SetUnrangedError(res, s);
   const Entry& e = download->entry();
   const uint64_t size = download->size();

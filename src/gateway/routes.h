@@ -18,7 +18,7 @@ namespace cairn::gateway {
 
 struct GatewayContext {
   std::unique_ptr<MasterClient> master;
-  ChunkserverPool pool;
+  ChunkIo io;
   BufferPool buffers{64};  // a 64 MiB chunk's worth of message buffers
   Metrics metrics;
 };

@@ -54,10 +54,9 @@ void BufferPool::Give(std::vector<std::string>* buffers) {
   buffers->clear();
 }
 
-Uploader::Uploader(MasterClient* master, ChunkserverPool* pool, BufferPool* buffers,
-                   UploadOptions options)
+Uploader::Uploader(MasterClient* master, ChunkIo* io, BufferPool* buffers, UploadOptions options)
     : master_(master),
-      pool_(pool),
+      io_(io),
       buffers_(buffers),
       options_(std::move(options)),
       sha_(EVP_MD_CTX_new()) {
@@ -94,7 +93,7 @@ absl::Status Uploader::Start() {
 absl::Status Uploader::BeginChunk(Chunk* chunk) {
   chunk->writer.reset();
   if (first_chunk_.has_value() && chunk->index == 0) {  // allocated by StartUpload
-    chunk->writer = std::make_unique<ChunkPipelineWriter>(pool_, *first_chunk_);
+    chunk->writer = std::make_unique<ChunkPipelineWriter>(io_, *first_chunk_);
     first_chunk_.reset();
     return absl::OkStatus();
   }
@@ -105,7 +104,7 @@ absl::Status Uploader::BeginChunk(Chunk* chunk) {
   AllocateChunkReply allocation;
   RETURN_IF_ERROR(
       UploadCall(master_->Unary(&Master::StubInterface::AllocateChunk, req, &allocation)));
-  chunk->writer = std::make_unique<ChunkPipelineWriter>(pool_, allocation);
+  chunk->writer = std::make_unique<ChunkPipelineWriter>(io_, allocation);
   return absl::OkStatus();
 }
 

@@ -56,9 +56,9 @@ class BufferPool {
 
 class Uploader {
  public:
-  // `master`, `pool` and `buffers` must outlive the uploader. An uploader
+  // `master`, `io` and `buffers` must outlive the uploader. An uploader
   // destroyed before Finish() aborts the upload (its chunks become garbage).
-  Uploader(MasterClient* master, ChunkserverPool* pool, BufferPool* buffers, UploadOptions options);
+  Uploader(MasterClient* master, ChunkIo* io, BufferPool* buffers, UploadOptions options);
   ~Uploader();
 
   // Registers the upload: errors as Master::StartUpload.
@@ -94,7 +94,7 @@ class Uploader {
   absl::Status Repipeline(Chunk* chunk, absl::Status cause, bool close);
 
   MasterClient* const master_;
-  ChunkserverPool* const pool_;
+  ChunkIo* const io_;
   BufferPool* const buffers_;
   const UploadOptions options_;
   uint64_t upload_id_ = 0;

@@ -88,7 +88,7 @@ class DownloaderTest : public ::testing::Test {
   }
 
   absl::StatusOr<std::string> Read(ByteRange range) {
-    Downloader d(master_.get(), cs_.pool(), "/f");
+    Downloader d(master_.get(), cs_.io(), "/f");
     RETURN_IF_ERROR(d.Open());
     std::string out;
     RETURN_IF_ERROR(d.Read(range, [&](std::string_view piece) {
@@ -126,7 +126,7 @@ TEST_F(DownloaderTest, FailsOverToTheNextReplicaOnAnErrorOrABadChecksum) {
 
 TEST_F(DownloaderTest, ASinkThatStopsCancelsTheRead) {
   MakeFile({200000, 10});
-  Downloader d(master_.get(), cs_.pool(), "/f");
+  Downloader d(master_.get(), cs_.io(), "/f");
   ASSERT_THAT(d.Open(), IsOk());
   int calls = 0;
   EXPECT_THAT(d.Read({0, 200010}, [&](std::string_view) { return ++calls < 2; }),
@@ -135,18 +135,18 @@ TEST_F(DownloaderTest, ASinkThatStopsCancelsTheRead) {
 }
 
 TEST_F(DownloaderTest, OpenRejectsDirectoriesMissingFilesAndChunksWithoutReplicas) {
-  EXPECT_THAT(Downloader(master_.get(), cs_.pool(), "/nope").Open(),
+  EXPECT_THAT(Downloader(master_.get(), cs_.io(), "/nope").Open(),
               StatusIs(absl::StatusCode::kNotFound));
   file_.mutable_entry()->set_path("/f");
   file_.mutable_entry()->set_type(Entry::DIR);
-  EXPECT_THAT(Downloader(master_.get(), cs_.pool(), "/f").Open(),
+  EXPECT_THAT(Downloader(master_.get(), cs_.io(), "/f").Open(),
               StatusIs(absl::StatusCode::kInvalidArgument));
   MakeFile({10, 20});
   file_.mutable_locations(1)->clear_replicas();
-  EXPECT_THAT(Downloader(master_.get(), cs_.pool(), "/f").Open(),
+  EXPECT_THAT(Downloader(master_.get(), cs_.io(), "/f").Open(),
               StatusIs(absl::StatusCode::kUnavailable));
   file_.mutable_locations()->RemoveLast();
-  EXPECT_THAT(Downloader(master_.get(), cs_.pool(), "/f").Open(),
+  EXPECT_THAT(Downloader(master_.get(), cs_.io(), "/f").Open(),
               StatusIs(absl::StatusCode::kUnavailable));
 }
 

@@ -36,7 +36,8 @@ class FakeChunkservers {
     absl::MutexLock lock(&mu_);
     return nodes_[address];
   }
-  ChunkserverPool* pool() { return &pool_; }
+  // Chunk I/O over these nodes, with short stall timeouts.
+  ChunkIo* io() { return &io_; }
 
  private:
   class Writer : public grpc::ClientWriterInterface<WriteChunkRequest> {
@@ -133,7 +134,7 @@ class FakeChunkservers {
 
   absl::Mutex mu_;
   std::map<std::string, Node> nodes_ ABSL_GUARDED_BY(mu_);  // std::map: references stay valid
-  ChunkserverPool pool_{[this](const std::string& a) { return NewStub(a); }};
+  ChunkIo io_{[this](const std::string& a) { return NewStub(a); }};
 };
 
 }  // namespace cairn::gateway::testing

@@ -69,7 +69,7 @@ class UploaderTest : public ::testing::Test {
     UploadOptions opts;
     opts.path = "/f";
     opts.max_chunk_attempts = max_chunk_attempts;
-    Uploader up(master_.get(), cs_.pool(), &buffers_, opts);
+    Uploader up(master_.get(), cs_.io(), &buffers_, opts);
     RETURN_IF_ERROR(up.Start());
     for (size_t off = 0; off < data.size(); off += 300 << 10) {
       RETURN_IF_ERROR(up.Write(std::string_view(data).substr(off, 300 << 10)));
