@@ -1,5 +1,6 @@
 #include "master/metadata_store.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "common/logging.h"
 #include "common/path.h"
 #include "common/status.h"
@@ -332,14 +333,15 @@ absl::StatusOr<UsageReply> MetadataStore::Usage(const std::string& path) const {
   }
   const std::string prefix = SubtreePrefix(path);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  UsageReply::Child* child = nullptr;
+  // A child's keys are not consecutive: "a.b" sorts between "a" and "a/x"
+  // ('.' < '/'), so children are found by name.
+  absl::flat_hash_map<std::string, int> index;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string_view rest(it->key().data() + prefix.size(), it->key().size() - prefix.size());
     std::string_view name = rest.substr(0, rest.find('/'));
-    if (child == nullptr || child->name() != name) {
-      child = reply.add_children();
-      child->set_name(std::string(name));
-    }
+    auto [slot, added] = index.try_emplace(std::string(name), reply.children_size());
+    if (added) reply.add_children()->set_name(std::string(name));
+    UsageReply::Child* child = reply.mutable_children(slot->second);
     std::string_view full(it->key().data() + 1, it->key().size() - 1);
     ASSIGN_OR_RETURN(Entry e, ParseEntry(full, it->value()));
     if (rest.size() == name.size()) child->set_is_dir(e.type() == Entry::DIR);

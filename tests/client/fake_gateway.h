@@ -9,7 +9,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,11 +29,11 @@ namespace cairn::client::testing {
 // What the fake saw of one request.
 struct RecordedRequest {
   std::string method;
-  std::string target;  // raw, still percent-encoded
-  std::string path;    // decoded by httplib
-  std::string content_length;     // header value, "" if absent
-  std::string transfer_encoding;  // header value, "" if absent
-  std::string if_none_match;      // header value, "" if absent
+  std::string target;               // raw, still percent-encoded
+  std::string path;                 // decoded by httplib
+  std::string content_length;       // header value, "" if absent
+  std::string transfer_encoding;    // header value, "" if absent
+  std::string if_none_match;        // header value, "" if absent
   std::vector<size_t> body_pieces;  // sizes of the body reads, in order
 };
 
@@ -79,7 +78,7 @@ class FakeGateway {
   struct File {
     std::string content;
     std::string sha256;
-    int64_t mtime = 0;
+    int64_t mtime_ms = 0;
   };
 
   void Route();
@@ -88,13 +87,11 @@ class FakeGateway {
   bool TakeFailure(httplib::Response& res);
   // True (and `res` filled) if an upload to `path` must fail: InvalidArgument,
   // AlreadyExists, FailedPrecondition.
-  bool RejectUpload(const httplib::Request& req, const std::string& path,
-                    httplib::Response& res);
+  bool RejectUpload(const httplib::Request& req, const std::string& path, httplib::Response& res);
 
   void HandlePut(const httplib::Request& req, httplib::Response& res,
                  const httplib::ContentReader& reader);
-  void HandleGet(const httplib::Request& req, httplib::Response& res,
-                 bool head);
+  void HandleGet(const httplib::Request& req, httplib::Response& res, bool head);
   void HandleDelete(const httplib::Request& req, httplib::Response& res);
   void HandleList(const httplib::Request& req, httplib::Response& res);
   void HandleMkdir(const httplib::Request& req, httplib::Response& res);
@@ -103,10 +100,11 @@ class FakeGateway {
   void HandleCluster(const httplib::Request& req, httplib::Response& res);
   void HandleUsage(const httplib::Request& req, httplib::Response& res);
 
-  // REQUIRES mu_ held: creates `path` and its parents; false if a file is
+  // REQUIRES mu_ held: create the missing ancestors of `path` or, with
+  // MakeDirs, `path` too, as the master does; its AlreadyExists if a file is
   // in the way.
-  bool MakeDirsLocked(const std::string& path)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AddParentsLocked(const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status MakeDirsLocked(const std::string& path) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const FakeGatewayOptions options_;
@@ -116,7 +114,7 @@ class FakeGateway {
 
   mutable absl::Mutex mu_;
   std::map<std::string, File> files_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> dirs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> dirs_ ABSL_GUARDED_BY(mu_);  // path -> mtime_ms
   std::vector<RecordedRequest> requests_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> next_failure_ ABSL_GUARDED_BY(mu_);
   bool corrupt_next_download_ ABSL_GUARDED_BY(mu_) = false;

@@ -161,5 +161,21 @@ TEST_F(MetadataStoreTest, UsageCountsPerChild) {
   EXPECT_EQ(u->children(0).bytes(), 30u);
 }
 
+TEST_F(MetadataStoreTest, UsageKeepsAChildWhoseKeysASiblingInterleaves) {
+  // "/a.b" sorts between "/a" and "/a/x" ('.' < '/').
+  ASSERT_THAT(store_->PutFile("/a/x", File({1}), 1, false, nullptr), IsOk());
+  ASSERT_THAT(store_->PutFile("/a/y", File({2}), 1, false, nullptr), IsOk());
+  ASSERT_THAT(store_->PutFile("/a.b", File({3}), 1, false, nullptr), IsOk());
+  auto u = store_->Usage("/");
+  ASSERT_THAT(u, IsOk());
+  ASSERT_EQ(u->children_size(), 2) << u->DebugString();
+  EXPECT_EQ(u->children(0).name(), "a");
+  EXPECT_TRUE(u->children(0).is_dir());
+  EXPECT_EQ(u->children(0).files(), 2u);
+  EXPECT_EQ(u->children(1).name(), "a.b");
+  EXPECT_FALSE(u->children(1).is_dir());
+  EXPECT_EQ(u->children(1).files(), 1u);
+}
+
 }  // namespace
 }  // namespace cairn::master
