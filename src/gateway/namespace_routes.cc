@@ -1,4 +1,5 @@
 // /api/v1/list, /mkdir, /rename, /fileinfo, /usage.
+#include "common/path.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "gateway/http_util.h"
@@ -43,7 +44,14 @@ void HandleList(GatewayContext* ctx, const httplib::Request& req, httplib::Respo
   ListRequest lreq;
   lreq.set_path(*path);
   lreq.set_recursive(recursive == "true" || recursive == "1");
-  lreq.set_start_after(req.get_param_value("start_after"));
+  // A full path (as next_start_after gives it), or empty: from the start.
+  std::string start_after = req.get_param_value("start_after");
+  if (!start_after.empty()) {
+    if (absl::Status s = ValidatePath(start_after); !s.ok()) {
+      return SetError(res, Annotate(s, "start_after"));
+    }
+  }
+  lreq.set_start_after(start_after);
   nlohmann::json entries = nlohmann::json::array();
   bool truncated = false;
   std::string last;
