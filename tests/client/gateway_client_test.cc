@@ -110,45 +110,6 @@ std::string Encode(std::string_view text) {
   return out;
 }
 
-// The port of the cluster's gateway. TestCluster has no accessor for it yet
-// (wanted: `int gateway_port() const { return gateway_->port(); }`); until it
-// has, the port is read from the Host header its http() client sends, by
-// pointing that client at a local listener as its proxy for one request.
-int PortFromHostHeader(httplib::Client& http) {
-  httplib::Server probe;
-  std::string host;
-  probe.Get(".*", [&](const httplib::Request& req, httplib::Response& res) {
-    host = req.get_header_value("Host");
-    res.set_content("", "text/plain");
-  });
-  int probe_port = probe.bind_to_any_port("127.0.0.1");
-  if (probe_port < 0) return -1;
-  std::thread serving([&] { probe.listen_after_bind(); });
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!probe.is_running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  http.set_proxy("127.0.0.1", probe_port);
-  httplib::Result result = http.Get("/");
-  http.set_proxy("", -1);  // httplib's "no proxy"
-  probe.stop();
-  serving.join();
-  size_t colon = host.rfind(':');
-  if (!result || colon == std::string::npos) return -1;
-  return std::atoi(host.c_str() + colon + 1);
-}
-
-template <typename Cluster>
-int GatewayPortOf(Cluster& cluster) {
-  if constexpr (requires { cluster.gateway_port(); }) {
-    return cluster.gateway_port();
-  } else if constexpr (requires { cluster.gateway()->port(); }) {
-    return cluster.gateway()->port();
-  } else {
-    return PortFromHostHeader(cluster.http());
-  }
-}
-
 // ---------------------------------------------------------------- fixtures
 
 enum class Backend { kFake, kCluster };
@@ -169,7 +130,7 @@ class BackendTest : public ::testing::Test {
       chunk_size_ = fake_options.chunk_size;
     } else {
       cluster_ = std::make_unique<TestCluster>();
-      port = GatewayPortOf(*cluster_);
+      port = cluster_->gateway_port();
       chunk_size_ = ClusterOptions{}.chunk_size;
     }
     ASSERT_GT(port, 0);
