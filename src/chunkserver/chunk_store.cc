@@ -5,9 +5,9 @@
 
 #include "absl/strings/numbers.h"
 #include "common/crc32c.h"
+#include "common/logging.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "common/logging.h"
 
 namespace cairn::chunkserver {
 namespace {
@@ -96,7 +96,10 @@ absl::StatusOr<OpenReplica> OpenAndCheck(FileSystem* fs, const std::string& path
 
 ChunkWriter::ChunkWriter(ChunkStore* store, uint64_t handle, uint64_t version, std::string tmp_path,
                          std::unique_ptr<WritableFile> file)
-    : store_(store), handle_(handle), version_(version), tmp_path_(std::move(tmp_path)),
+    : store_(store),
+      handle_(handle),
+      version_(version),
+      tmp_path_(std::move(tmp_path)),
       file_(std::move(file)) {}
 
 ChunkWriter::~ChunkWriter() {
@@ -141,7 +144,10 @@ absl::StatusOr<uint32_t> ChunkWriter::Finish() {
 // ----------------------------------------------------------------- ChunkStore
 
 ChunkStore::ChunkStore(FileSystem* fs, std::string root)
-    : fs_(fs), root_(std::move(root)), chunks_dir_(root_ + "/chunks"), tmp_dir_(root_ + "/tmp"),
+    : fs_(fs),
+      root_(std::move(root)),
+      chunks_dir_(root_ + "/chunks"),
+      tmp_dir_(root_ + "/tmp"),
       dir_sync_([this] { return fs_->SyncDir(chunks_dir_); }) {}
 
 absl::StatusOr<std::unique_ptr<ChunkStore>> ChunkStore::Open(FileSystem* fs,
@@ -170,8 +176,8 @@ absl::Status ChunkStore::Load() {
     size_t us = name.find('_');
     bool named = name.ends_with(".chunk") && us != std::string::npos &&
                  absl::SimpleAtoi(ToAbsl(std::string_view(name).substr(0, us)), &handle) &&
-                 absl::SimpleAtoi(ToAbsl(std::string_view(name).substr(us + 1, name.size() - us - 7)),
-                                  &version);
+                 absl::SimpleAtoi(
+                     ToAbsl(std::string_view(name).substr(us + 1, name.size() - us - 7)), &version);
     if (!named) continue;  // not ours (e.g. a .corrupt file set aside earlier)
     auto r = OpenAndCheck(fs_, path);
     if (!r.ok() || r->footer.handle != handle || r->footer.version != version) {
@@ -234,27 +240,47 @@ absl::Status ChunkStore::Commit(uint64_t handle, uint64_t version, uint64_t size
   return absl::OkStatus();
 }
 
-void ChunkStore::MarkCorrupt(uint64_t handle, uint64_t version) {
+void ChunkStore::MarkCorrupt(uint64_t handle, uint64_t version, const absl::Status& why) {
   std::string path = ChunkPath(handle, version);
   absl::MutexLock lock(&mu_);
   auto it = replicas_.find(handle);
   if (it == replicas_.end() || it->second.version() != version) return;
-  spdlog::warn("replica {} v{} is corrupt; setting it aside", handle, version);
+  spdlog::warn("replica {} v{} is lost ({}); setting it aside", handle, version, why.ToString());
   changes_.corrupt.push_back(it->second);
   bytes_ -= it->second.size();
   replicas_.erase(it);
   fs_->Rename(path, path + ".corrupt").IgnoreError();
 }
 
+namespace {
+
+// The replica itself is bad or gone (corrupt, unreadable, not permitted,
+// vanished), as opposed to the chunkserver being short of descriptors or
+// memory: it is set aside and reported, so the master re-replicates it.
+bool ReplicaLost(const absl::Status& s) {
+  return absl::IsDataLoss(s) || absl::IsPermissionDenied(s) || absl::IsNotFound(s);
+}
+
+}  // namespace
+
 absl::Status ChunkStore::Read(uint64_t handle, uint64_t version, uint64_t offset, uint64_t length,
                               size_t max_piece, const ReadSink& sink) {
   if (!Has(handle, version)) {
     return absl::NotFoundError(cairn::StrCat("no replica ", handle, " v", version));
   }
-  auto r = OpenAndCheck(fs_, ChunkPath(handle, version));
-  if (absl::IsDataLoss(r.status())) MarkCorrupt(handle, version);
-  if (!r.ok()) return r.status();
-  const uint64_t total = r->footer.length;
+  absl::Status read = ReadHeld(handle, version, offset, length, max_piece, sink);
+  if (ReplicaLost(read)) {
+    MarkCorrupt(handle, version, read);
+    // NotFound would say the chunkserver never had it; it had it and lost it.
+    if (!absl::IsDataLoss(read)) read = absl::DataLossError(read.message());
+  }
+  return read;
+}
+
+absl::Status ChunkStore::ReadHeld(uint64_t handle, uint64_t version, uint64_t offset,
+                                  uint64_t length, size_t max_piece, const ReadSink& sink) {
+  ASSIGN_OR_RETURN(auto r, OpenAndCheck(fs_, ChunkPath(handle, version)));
+  const uint64_t total = r.footer.length;
   if (offset > total || (offset == total && total > 0)) {
     return absl::OutOfRangeError(cairn::StrCat("offset ", offset, " past end ", total));
   }
@@ -272,18 +298,14 @@ absl::Status ChunkStore::Read(uint64_t handle, uint64_t version, uint64_t offset
     // ask for the next pieces now, to arrive while this one is sent.
     if (start + want < end) {
       uint64_t ahead = std::min<uint64_t>(end, start + want + 8 * max_piece);
-      r->file->Prefetch(start + want, ahead - start - want);
+      r.file->Prefetch(start + want, ahead - start - want);
     }
     buf.resize(want);
-    ASSIGN_OR_RETURN(size_t n, r->file->Read(start, want, buf.data()));
-    if (n != want) {
-      MarkCorrupt(handle, version);
-      return absl::DataLossError(cairn::StrCat("replica ", handle, " truncated"));
-    }
+    ASSIGN_OR_RETURN(size_t n, r.file->Read(start, want, buf.data()));
+    if (n != want) return absl::DataLossError(cairn::StrCat("replica ", handle, " truncated"));
     for (uint64_t pos = 0; pos < want; pos += kBlockSize, ++block) {
       size_t len = std::min<uint64_t>(kBlockSize, want - pos);
-      if (Crc32c(0, buf.data() + pos, len) != GetU32(r->table.data() + 4 * block)) {
-        MarkCorrupt(handle, version);
+      if (Crc32c(0, buf.data() + pos, len) != GetU32(r.table.data() + 4 * block)) {
         return absl::DataLossError(
             cairn::StrCat("checksum mismatch in replica ", handle, " block ", block));
       }

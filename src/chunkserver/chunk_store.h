@@ -54,10 +54,10 @@ class ChunkWriter {
   const std::string tmp_path_;
   std::unique_ptr<WritableFile> file_;
   uint64_t size_ = 0;
-  uint32_t crc_ = 0;             // of all data
-  uint32_t block_crc_ = 0;       // of the current partial block
-  uint64_t block_fill_ = 0;      // bytes in the current block
-  std::string crc_table_;        // little-endian CRCs of complete blocks
+  uint32_t crc_ = 0;         // of all data
+  uint32_t block_crc_ = 0;   // of the current partial block
+  uint64_t block_fill_ = 0;  // bytes in the current block
+  std::string crc_table_;    // little-endian CRCs of complete blocks
   bool done_ = false;
 };
 
@@ -71,7 +71,8 @@ class ChunkStore {
   // Opens the store under `root_dir`, creating it if needed. Removes leftover
   // temporary files and sets aside files that fail their footer check.
   // `fs` must outlive the store.
-  static absl::StatusOr<std::unique_ptr<ChunkStore>> Open(FileSystem* fs, const std::string& root_dir);
+  static absl::StatusOr<std::unique_ptr<ChunkStore>> Open(FileSystem* fs,
+                                                          const std::string& root_dir);
 
   // Starts writing replica (handle, version). AlreadyExists if that exact
   // replica is stored.
@@ -80,8 +81,11 @@ class ChunkStore {
   // Calls `sink` with consecutive verified pieces of bytes [offset,
   // offset+length) of the replica (length 0: to the end), each at most
   // `max_piece` bytes. NotFound: no such replica (or other version);
-  // OutOfRange: offset past the end; DataLoss: a checksum mismatch (the
-  // replica is then dropped from the listing and reported by TakeChanges).
+  // OutOfRange: offset past the end; DataLoss: a checksum mismatch, or the
+  // replica's file could not be read, opened or found (the replica is then
+  // set aside, dropped from the listing and reported by TakeChanges, so the
+  // master re-replicates it). Other errors (out of descriptors or memory)
+  // leave the replica alone.
   // A non-OK status from `sink` stops the read and is returned. The sink may
   // take the piece's string (swap it with its own), saving a copy.
   using ReadSink = std::function<absl::Status(std::string* piece)>;
@@ -115,8 +119,12 @@ class ChunkStore {
   ChunkStore(FileSystem* fs, std::string root);
   absl::Status Load();
   std::string ChunkPath(uint64_t handle, uint64_t version) const;
-  absl::Status Commit(uint64_t handle, uint64_t version, uint64_t size, const std::string& tmp_path);
-  void MarkCorrupt(uint64_t handle, uint64_t version);
+  absl::Status Commit(uint64_t handle, uint64_t version, uint64_t size,
+                      const std::string& tmp_path);
+  void MarkCorrupt(uint64_t handle, uint64_t version, const absl::Status& why);
+  // Read() of a replica the listing holds.
+  absl::Status ReadHeld(uint64_t handle, uint64_t version, uint64_t offset, uint64_t length,
+                        size_t max_piece, const ReadSink& sink);
 
   FileSystem* const fs_;
   const std::string root_;

@@ -27,7 +27,16 @@ absl::Status ErrnoToStatus(int error_number, std::string_view operation, std::st
       return absl::InvalidArgumentError(message);
     case ENOSPC:
     case EDQUOT:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
       return absl::ResourceExhaustedError(message);
+    case EIO:
+    case EBADMSG:
+      return absl::DataLossError(message);  // the device could not return the data
+    case EAGAIN:
+    case EINTR:
+      return absl::UnavailableError(message);
     default:
       return absl::InternalError(message);
   }

@@ -1,6 +1,9 @@
 #include "chunkserver/chunk_store.h"
 
+#include <errno.h>
+
 #include "common/crc32c.h"
+#include "common/errno_status.h"
 #include "common/mem_file_system.h"
 #include "test_util.h"
 
@@ -128,6 +131,50 @@ TEST_F(ChunkStoreTest, CorruptBlockIsNeverServed) {
   EXPECT_TRUE(fs_.Exists("/root/chunks/9_1.chunk.corrupt"));
   ASSERT_THAT(store_->Delete(9, 1), IsOk());
   EXPECT_FALSE(fs_.Exists("/root/chunks/9_1.chunk.corrupt"));
+}
+
+TEST_F(ChunkStoreTest, AnUnreadableReplicaIsSetAsideLikeACorruptOne) {
+  // EIO from the disk, or a file we may no longer open: the replica is lost
+  // here, and reporting it lets the master re-replicate it.
+  struct Case {
+    MemFileSystem::Op op;
+    absl::Status error;
+  };
+  uint64_t handle = 20;
+  for (const Case& c : {Case{MemFileSystem::Op::kRead, ErrnoToStatus(EIO, "read", "f")},
+                        Case{MemFileSystem::Op::kOpenRead, ErrnoToStatus(EACCES, "open", "f")},
+                        Case{MemFileSystem::Op::kOpenRead, ErrnoToStatus(ENOENT, "open", "f")}}) {
+    SCOPED_TRACE(c.error.ToString());
+    ++handle;
+    Write(handle, 1, RandomBytes(3 * kBlockSize, handle));
+    store_->TakeChanges();
+    std::string path = "/root/chunks/" + std::to_string(handle) + "_1.chunk";
+    fs_.SetFaultHook([&](MemFileSystem::Op op, const std::string& p) {
+      return op == c.op && p == path ? c.error : absl::OkStatus();
+    });
+    EXPECT_THAT(Read(handle, 1, 0, 0), StatusIs(absl::StatusCode::kDataLoss));
+    fs_.SetFaultHook(nullptr);
+    EXPECT_FALSE(store_->Has(handle, 1));
+    auto changes = store_->TakeChanges();
+    ASSERT_EQ(changes.corrupt.size(), 1u);
+    EXPECT_EQ(changes.corrupt[0].handle(), handle);
+  }
+}
+
+TEST_F(ChunkStoreTest, RunningOutOfDescriptorsOrMemoryKeepsTheReplica) {
+  std::string data = RandomBytes(2 * kBlockSize, 7);
+  Write(30, 1, data);
+  store_->TakeChanges();
+  for (int e : {EMFILE, ENOMEM}) {
+    fs_.SetFaultHook([e](MemFileSystem::Op op, const std::string&) {
+      return op == MemFileSystem::Op::kOpenRead ? ErrnoToStatus(e, "open", "f") : absl::OkStatus();
+    });
+    EXPECT_THAT(Read(30, 1, 0, 0), StatusIs(absl::StatusCode::kResourceExhausted));
+  }
+  fs_.SetFaultHook(nullptr);
+  EXPECT_TRUE(store_->Has(30, 1));
+  EXPECT_TRUE(store_->TakeChanges().corrupt.empty());
+  EXPECT_EQ(*Read(30, 1, 0, 0), data);
 }
 
 TEST_F(ChunkStoreTest, TornFileIsSetAsideOnOpen) {

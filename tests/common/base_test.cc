@@ -39,7 +39,12 @@ TEST(ErrnoToStatusTest, MapsCodesAndNamesTheFile) {
   EXPECT_EQ(ErrnoToStatus(EISDIR, "open", "/x").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ErrnoToStatus(ENOSPC, "write", "/x").code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(ErrnoToStatus(EEXIST, "open", "/x").code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(ErrnoToStatus(EIO, "read", "/x").code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(ErrnoToStatus(EIO, "read", "/x").code(), absl::StatusCode::kDataLoss);
+  // Running out of descriptors or memory says nothing about the file.
+  EXPECT_EQ(ErrnoToStatus(EMFILE, "open", "/x").code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrnoToStatus(ENOMEM, "read", "/x").code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrnoToStatus(EINTR, "read", "/x").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ErrnoToStatus(EXDEV, "rename", "/x").code(), absl::StatusCode::kInternal);
 }
 
 TEST(AnnotateTest, PrefixesErrorsOnly) {
