@@ -58,8 +58,8 @@ inline double Percentile(const std::vector<double>& sorted, double p) {
 inline double RunUntilDeadline(double seconds, Clock::time_point* deadline, std::latch* go,
                                std::vector<std::thread>* threads) {
   auto start = Clock::now();
-  *deadline = start + std::chrono::duration_cast<Clock::duration>(
-                          std::chrono::duration<double>(seconds));
+  *deadline =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   go->count_down();
   for (auto& t : *threads) t.join();
   return std::chrono::duration<double>(Clock::now() - start).count();

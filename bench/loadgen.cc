@@ -10,6 +10,8 @@
 //
 // Prints one JSON object on stdout: ops, ops/s, MiB/s, latency percentiles in
 // milliseconds, errors and the first error seen.
+#include <httplib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,8 +23,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
 
 #include "CLI/CLI.hpp"
 #include "bench_util.h"
@@ -126,11 +126,10 @@ int main(int argc, char** argv) {
           const auto& [writer, count] = sources[(c + n) % sources.size()];
           std::string path = "/api/v1/files" + prefix + "/c" + std::to_string(writer) + "/" +
                              std::to_string((n / sources.size()) % count);
-          return cli.Get(path.c_str(),
-                         [&](const char*, size_t len) {
-                           got += len;
-                           return true;
-                         });
+          return cli.Get(path.c_str(), [&](const char*, size_t len) {
+            got += len;
+            return true;
+          });
         }();
         double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         bool ok = res && res->status / 100 == 2;
@@ -142,9 +141,9 @@ int main(int argc, char** argv) {
         } else {
           ++r.errors;
           if (r.first_error.empty()) {
-            r.first_error = res ? "HTTP " + std::to_string(res->status) + " " +
-                                      res->body.substr(0, 200)
-                                : "transport: " + httplib::to_string(res.error());
+            r.first_error =
+                res ? "HTTP " + std::to_string(res->status) + " " + res->body.substr(0, 200)
+                    : "transport: " + httplib::to_string(res.error());
           }
         }
       }

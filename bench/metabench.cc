@@ -11,29 +11,30 @@
 //           --chunked_files is loadgen's `written` list (comma-separated)
 //   lookup_pipelined, lookup1_pipelined: the same lookups, each thread keeping
 //           --inflight of them in flight on its channel (gRPC's callback API),
-//           as a busy gateway does; every other op is one call at a time. With --master_pid, each op also reports the master's CPU seconds and ops per
+//           as a busy gateway does; every other op is one call at a time. With --master_pid, each
+//           op also reports the master's CPU seconds and ops per
 // master CPU second (what one dedicated core would give).
 //
 // Prints one JSON object on stdout, one member per op.
 
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <iostream>
-#include <condition_variable>
 #include <latch>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
 #include "CLI/CLI.hpp"
-#include "bench_util.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "bench_util.h"
 #include "nlohmann/json.hpp"
 #include "proto/master.grpc.pb.h"
 
@@ -41,8 +42,7 @@ namespace {
 
 using cairn::bench::Clock;
 using cairn::bench::Percentile;
-constexpr char kEmptySha256[] =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+constexpr char kEmptySha256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 std::unique_ptr<grpc::ClientContext> Call() {
   auto ctx = std::make_unique<grpc::ClientContext>();

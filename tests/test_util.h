@@ -41,7 +41,8 @@ class TempDir {
  public:
   TempDir() {
     static std::mt19937_64 rng(std::random_device{}());
-    path_ = (std::filesystem::temp_directory_path() / ("cairn-test-" + std::to_string(rng()))).string();
+    path_ =
+        (std::filesystem::temp_directory_path() / ("cairn-test-" + std::to_string(rng()))).string();
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
 #include "client/text.h"
@@ -48,8 +47,7 @@ uint64_t GetUint(const json& object, const char* key) {
     return value->get<uint64_t>();
   }
   if (value != nullptr && value->is_string()) {
-    std::optional<uint64_t> parsed =
-        ParseInteger<uint64_t>(value->get<std::string>());
+    std::optional<uint64_t> parsed = ParseInteger<uint64_t>(value->get<std::string>());
     if (parsed.has_value()) return *parsed;
   }
   int64_t signed_value = GetInt(object, key);
@@ -73,7 +71,7 @@ template <typename T>
 absl::StatusOr<T> ParseObject(std::string_view body, const char* what,
                               const std::function<T(const json&)>& convert) {
   json parsed = json::parse(body.begin(), body.end(), nullptr,
-                              /*allow_exceptions=*/false);
+                            /*allow_exceptions=*/false);
   if (!parsed.is_object()) {
     return absl::InternalError(
         cairn::StrCat("malformed gateway reply to ", what, ": not a JSON object"));
@@ -81,8 +79,7 @@ absl::StatusOr<T> ParseObject(std::string_view body, const char* what,
   try {
     return convert(parsed);
   } catch (const json::exception& e) {
-    return absl::InternalError(
-        cairn::StrCat("malformed gateway reply to ", what, ": ", e.what()));
+    return absl::InternalError(cairn::StrCat("malformed gateway reply to ", what, ": ", e.what()));
   }
 }
 
@@ -103,9 +100,8 @@ ChunkInfo ToChunkInfo(const json& j) {
   chunk.version = GetUint(j, "version");
   chunk.size = GetUint(j, "size");
   for (const json& r : GetArray(j, "replicas")) {
-    chunk.replicas.push_back(ReplicaInfo{GetString(r, "node_id"),
-                                         GetString(r, "address"),
-                                         GetString(r, "zone")});
+    chunk.replicas.push_back(
+        ReplicaInfo{GetString(r, "node_id"), GetString(r, "address"), GetString(r, "zone")});
   }
   return chunk;
 }
@@ -146,9 +142,8 @@ absl::StatusOr<PutResult> ParsePutResult(std::string_view body) {
     PutResult result;
     result.path = GetString(j, "path");
     result.size = GetUint(j, "size");
-    result.chunks = GetArray(j, "chunks").empty()
-                        ? GetUint(j, "chunks")
-                        : GetArray(j, "chunks").size();
+    result.chunks =
+        GetArray(j, "chunks").empty() ? GetUint(j, "chunks") : GetArray(j, "chunks").size();
     result.sha256 = GetString(j, "sha256");
     return result;
   });
@@ -162,8 +157,7 @@ absl::StatusOr<Listing> ParseListing(std::string_view body) {
       listing.entries.push_back(ToListEntry(e));
     }
     const json* truncated = Field(j, "truncated");
-    listing.truncated = truncated != nullptr && truncated->is_boolean() &&
-                        truncated->get<bool>();
+    listing.truncated = truncated != nullptr && truncated->is_boolean() && truncated->get<bool>();
     listing.next_start_after = GetString(j, "next_start_after");
     return listing;
   });
@@ -192,8 +186,7 @@ absl::StatusOr<ClusterStatus> ParseClusterStatus(std::string_view body) {
       status.nodes.push_back(ToNodeInfo(n));
     }
     const json* safe_mode = Field(j, "safe_mode");
-    status.safe_mode = safe_mode != nullptr && safe_mode->is_boolean() &&
-                       safe_mode->get<bool>();
+    status.safe_mode = safe_mode != nullptr && safe_mode->is_boolean() && safe_mode->get<bool>();
     status.chunk_size = GetUint(j, "chunk_size");
     status.replication = GetUint(j, "replication");
     const json* totals = Field(j, "totals");
@@ -219,8 +212,8 @@ absl::StatusOr<Usage> ParseUsage(std::string_view body) {
     Usage usage;
     usage.path = GetString(j, "path");
     for (const json& c : GetArray(j, "children")) {
-      usage.children.push_back(UsageEntry{
-          GetString(c, "name"), GetUint(c, "files"), GetUint(c, "bytes")});
+      usage.children.push_back(
+          UsageEntry{GetString(c, "name"), GetUint(c, "files"), GetUint(c, "bytes")});
     }
     return usage;
   });
@@ -241,8 +234,10 @@ json ToJson(const GetResult& value) {
 }
 
 json ToJson(const ListEntry& value) {
-  return {{"name", value.name},   {"path", value.path},
-          {"type", value.type},   {"size", value.size},
+  return {{"name", value.name},
+          {"path", value.path},
+          {"type", value.type},
+          {"size", value.size},
           {"mtime", value.mtime}};
 }
 
@@ -257,8 +252,7 @@ json ToJson(const FileInfo& value) {
   for (const ChunkInfo& chunk : value.chunks) {
     json replicas = json::array();
     for (const ReplicaInfo& r : chunk.replicas) {
-      replicas.push_back(
-          {{"node_id", r.node_id}, {"address", r.address}, {"zone", r.zone}});
+      replicas.push_back({{"node_id", r.node_id}, {"address", r.address}, {"zone", r.zone}});
     }
     chunks.push_back({{"index", chunk.index},
                       {"handle", chunk.handle},
@@ -307,8 +301,7 @@ json ToJson(const ClusterStatus& value) {
 json ToJson(const Usage& value) {
   json children = json::array();
   for (const UsageEntry& c : value.children) {
-    children.push_back(
-        {{"name", c.name}, {"files", c.files}, {"bytes", c.bytes}});
+    children.push_back({{"name", c.name}, {"files", c.files}, {"bytes", c.bytes}});
   }
   return {{"path", value.path}, {"children", std::move(children)}};
 }

@@ -5,11 +5,10 @@
 #define CAIRN_CLIENT_API_TYPES_H_
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "absl/status/statusor.h"
 
@@ -106,8 +105,8 @@ struct ClusterTotals {
 
 struct ClusterStatus {
   std::vector<NodeInfo> nodes;
-  ClusterTotals totals;  // computed from `nodes` if the gateway sent none
-  bool safe_mode = false;  // master restarted, waiting for chunk reports
+  ClusterTotals totals;      // computed from `nodes` if the gateway sent none
+  bool safe_mode = false;    // master restarted, waiting for chunk reports
   uint64_t chunk_size = 0;   // 0 if unknown
   uint64_t replication = 0;  // 0 if unknown
 };

@@ -19,8 +19,7 @@ std::string_view StateColor(std::string_view state) {
 std::string UsageCell(uint64_t used, uint64_t capacity) {
   if (capacity == 0) return "-";
   double fraction = static_cast<double>(used) / capacity;
-  return cairn::StrCat(UsageBar(fraction, kBarWidth), " ",
-                      FormatPercent(100 * fraction));
+  return cairn::StrCat(UsageBar(fraction, kBarWidth), " ", FormatPercent(100 * fraction));
 }
 
 }  // namespace
@@ -46,22 +45,19 @@ absl::Status RunCluster(const CommandContext& ctx) {
                {"HEARTBEAT", Table::Align::kRight}});
   for (const NodeInfo& node : cluster->nodes) {
     table.AddRow({node.id, node.address, node.zone.empty() ? "-" : node.zone,
-                  Table::Cell(node.state, StateColor(node.state)),
-                  HumanBytes(node.capacity), HumanBytes(node.used),
-                  UsageCell(node.used, node.capacity),
-                  cairn::StrCat(node.chunks),
-                  FormatAgo(node.last_heartbeat_ms_ago)});
+                  Table::Cell(node.state, StateColor(node.state)), HumanBytes(node.capacity),
+                  HumanBytes(node.used), UsageCell(node.used, node.capacity),
+                  cairn::StrCat(node.chunks), FormatAgo(node.last_heartbeat_ms_ago)});
   }
   const ClusterTotals& totals = cluster->totals;
-  std::string use =
-      totals.capacity == 0
-          ? "-"
-          : cairn::StrCat(UsageBar(totals.usage_percent / 100, kBarWidth), " ",
-                         FormatPercent(totals.usage_percent));
+  std::string use = totals.capacity == 0
+                        ? "-"
+                        : cairn::StrCat(UsageBar(totals.usage_percent / 100, kBarWidth), " ",
+                                        FormatPercent(totals.usage_percent));
   table.AddRow({Table::Cell("TOTAL", kBold),
-                cairn::StrCat(totals.nodes, " nodes, ", totals.alive, " alive"),
-                "", "", HumanBytes(totals.capacity), HumanBytes(totals.used),
-                use, cairn::StrCat(totals.chunks), ""});
+                cairn::StrCat(totals.nodes, " nodes, ", totals.alive, " alive"), "", "",
+                HumanBytes(totals.capacity), HumanBytes(totals.used), use,
+                cairn::StrCat(totals.chunks), ""});
   *ctx.out << table.Render(ctx.color) << "\n";
   auto highlight = [&](uint64_t value) {
     std::string text = cairn::StrCat(value);
@@ -69,8 +65,7 @@ absl::Status RunCluster(const CommandContext& ctx) {
     return cairn::StrCat(kYellow, text, "\x1b[0m");
   };
   *ctx.out << "under-replicated chunks: " << highlight(totals.under_replicated)
-           << "    re-replication queue: " << highlight(totals.replication_queue)
-           << "\n";
+           << "    re-replication queue: " << highlight(totals.replication_queue) << "\n";
   if (cluster->replication > 0 || cluster->chunk_size > 0) {
     *ctx.out << "replication: " << cluster->replication
              << "    chunk size: " << HumanBytes(cluster->chunk_size) << "\n";
@@ -80,8 +75,8 @@ absl::Status RunCluster(const CommandContext& ctx) {
                 "(reads only, no repair or deletion)\n";
   }
   if (totals.alive < totals.nodes) {
-    *ctx.out << "warning: " << (totals.nodes - totals.alive) << " of "
-             << totals.nodes << " nodes are not alive\n";
+    *ctx.out << "warning: " << (totals.nodes - totals.alive) << " of " << totals.nodes
+             << " nodes are not alive\n";
   }
   return absl::OkStatus();
 }

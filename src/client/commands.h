@@ -24,7 +24,7 @@ struct CommandContext {
 };
 
 struct PutArgs {
-  std::string local;   // file name, or "-" for stdin
+  std::string local;  // file name, or "-" for stdin
   // An existing directory, or a trailing '/', means "into this directory".
   std::string remote;
   bool no_clobber = false;
@@ -38,14 +38,11 @@ struct GetArgs {
 absl::Status RunGet(const CommandContext& ctx, const GetArgs& args);
 absl::Status RunCat(const CommandContext& ctx, const std::string& remote);
 
-absl::Status RunLs(const CommandContext& ctx, const std::string& path,
-                   bool recursive);
-absl::Status RunRm(const CommandContext& ctx, const std::string& path,
-                   bool recursive);
+absl::Status RunLs(const CommandContext& ctx, const std::string& path, bool recursive);
+absl::Status RunRm(const CommandContext& ctx, const std::string& path, bool recursive);
 // A `target` that is an existing directory or ends in '/' means "into this
 // directory, same name" (like mv(1)).
-absl::Status RunMv(const CommandContext& ctx, const std::string& source,
-                   const std::string& target);
+absl::Status RunMv(const CommandContext& ctx, const std::string& source, const std::string& target);
 absl::Status RunMkdir(const CommandContext& ctx, const std::string& path);
 absl::Status RunStat(const CommandContext& ctx, const std::string& path);
 absl::Status RunDu(const CommandContext& ctx, const std::string& path);

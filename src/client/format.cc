@@ -11,8 +11,7 @@
 namespace cairn::client {
 
 std::string HumanBytes(uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB",
-                                           "TiB", "PiB", "EiB"};
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   if (bytes < 1024) return cairn::StrCat(bytes, " B");
   double value = static_cast<double>(bytes) / 1024;
   int unit = 0;
@@ -54,9 +53,7 @@ std::string FormatAgo(int64_t milliseconds) {
   return cairn::StrCat(HumanDuration(milliseconds / 1000.0), " ago");
 }
 
-std::string FormatPercent(double percent) {
-  return absl::StrFormat("%.1f%%", percent);
-}
+std::string FormatPercent(double percent) { return absl::StrFormat("%.1f%%", percent); }
 
 std::string UsageBar(double fraction, int width) {
   if (!std::isfinite(fraction)) fraction = 0;
@@ -64,8 +61,7 @@ std::string UsageBar(double fraction, int width) {
   int filled = static_cast<int>(std::lround(fraction * width));
   // Any use at all shows at least one mark.
   if (filled == 0 && fraction > 0) filled = 1;
-  return cairn::StrCat("[", std::string(filled, '#'),
-                      std::string(width - filled, '.'), "]");
+  return cairn::StrCat("[", std::string(filled, '#'), std::string(width - filled, '.'), "]");
 }
 
 void Table::AddRow(std::vector<Cell> cells) {

@@ -44,9 +44,8 @@ class Table {
   };
   struct Cell {
     Cell(std::string text) : text(std::move(text)) {}  // NOLINT: implicit
-    Cell(const char* text) : text(text) {}              // NOLINT: implicit
-    Cell(std::string text, std::string_view color)
-        : text(std::move(text)), color(color) {}
+    Cell(const char* text) : text(text) {}             // NOLINT: implicit
+    Cell(std::string text, std::string_view color) : text(std::move(text)), color(color) {}
     std::string text;
     std::string_view color;  // one of the constants above, or empty
   };

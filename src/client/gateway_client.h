@@ -51,8 +51,7 @@ absl::StatusOr<GatewayAddress> ParseGatewayAddress(std::string_view text);
 
 // Called as bytes move: `done` so far and `total` when known. Runs on the
 // calling thread, inside the transfer; keep it cheap.
-using ProgressCallback =
-    std::function<void(uint64_t done, std::optional<uint64_t> total)>;
+using ProgressCallback = std::function<void(uint64_t done, std::optional<uint64_t> total)>;
 
 struct GatewayClientOptions {
   GatewayAddress address;
@@ -126,8 +125,7 @@ class GatewayClient {
   };
 
   // Runs a body-less or small-body request; non-2xx replies become errors.
-  absl::StatusOr<Reply> Call(const std::string& method,
-                             const std::string& target,
+  absl::StatusOr<Reply> Call(const std::string& method, const std::string& target,
                              const std::string& json_body = "");
 
   // Status for a transport-level failure (no HTTP reply).
@@ -137,8 +135,7 @@ class GatewayClient {
   // connection, and its error reply is lost. Looks for the usual reasons (a
   // directory at `path`, a file where a parent directory should be) and
   // returns AlreadyExists for them, else `transport_error`.
-  absl::Status DiagnoseBrokenUpload(std::string_view path,
-                                    absl::Status transport_error);
+  absl::Status DiagnoseBrokenUpload(std::string_view path, absl::Status transport_error);
 
   std::string FilesTarget(std::string_view path) const;
   std::string ApiTarget(std::string_view route, std::string_view path,

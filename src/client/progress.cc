@@ -30,20 +30,16 @@ std::string FitLabel(std::string_view label) {
 
 }  // namespace
 
-std::string RenderProgressLine(std::string_view label, uint64_t done,
-                               std::optional<uint64_t> total,
+std::string RenderProgressLine(std::string_view label, uint64_t done, std::optional<uint64_t> total,
                                double bytes_per_second, int width) {
   std::string name = FitLabel(label);
-  std::string rate =
-      bytes_per_second < 0
-          ? "--"
-          : cairn::StrCat(HumanBytes(static_cast<uint64_t>(bytes_per_second)),
-                         "/s");
+  std::string rate = bytes_per_second < 0
+                         ? "--"
+                         : cairn::StrCat(HumanBytes(static_cast<uint64_t>(bytes_per_second)), "/s");
   if (!total.has_value()) {
     return cairn::StrCat(name, "  ", HumanBytes(done), "  ", rate);
   }
-  double fraction =
-      *total == 0 ? 1.0 : std::min(1.0, static_cast<double>(done) / *total);
+  double fraction = *total == 0 ? 1.0 : std::min(1.0, static_cast<double>(done) / *total);
   std::string eta = "ETA --";
   if (done >= *total) {
     eta = "done";
@@ -57,8 +53,7 @@ std::string RenderProgressLine(std::string_view label, uint64_t done,
   eta.resize(std::max(eta.size(), kEtaWidth), ' ');
   std::string done_text = HumanBytes(done);
   done_text.insert(0, kSizeWidth - std::min(kSizeWidth, done_text.size()), ' ');
-  std::string tail = cairn::StrCat(" ", done_text, "/", HumanBytes(*total),
-                                   " ", rate, "  ", eta);
+  std::string tail = cairn::StrCat(" ", done_text, "/", HumanBytes(*total), " ", rate, "  ", eta);
   std::string head = cairn::StrCat(name, " ", percent, " ");
   int room = width - 1 - static_cast<int>(head.size() + tail.size()) - 2;
   int bar_width = std::clamp(room, kMinBar, kMaxBar);
@@ -72,10 +67,7 @@ std::string RenderProgressLine(std::string_view label, uint64_t done,
 }
 
 ProgressBar::ProgressBar(std::ostream& out, Options options)
-    : out_(out),
-      options_(std::move(options)),
-      start_(options_.clock()),
-      last_draw_(start_) {}
+    : out_(out), options_(std::move(options)), start_(options_.clock()), last_draw_(start_) {}
 
 ProgressBar::~ProgressBar() {
   if (shown_ && !finished_) {
@@ -105,8 +97,7 @@ void ProgressBar::Update(uint64_t done, std::optional<uint64_t> total) {
   }
   if (shown_ && now - last_draw_ < options_.redraw_interval) return;
   last_draw_ = now;
-  Draw(RenderProgressLine(options_.label, done_, total_, RecentRate(now),
-                          options_.width));
+  Draw(RenderProgressLine(options_.label, done_, total_, RecentRate(now), options_.width));
 }
 
 void ProgressBar::Finish() {
@@ -114,8 +105,7 @@ void ProgressBar::Finish() {
   finished_ = true;
   double elapsed = Seconds(options_.clock() - start_);
   double rate = elapsed > 0 ? done_ / elapsed : -1;
-  std::string line = RenderProgressLine(options_.label, done_, total_, rate,
-                                        options_.width);
+  std::string line = RenderProgressLine(options_.label, done_, total_, rate, options_.width);
   Draw(cairn::StrCat(line, "  in ", HumanDuration(elapsed)));
   out_ << "\n";
   out_.flush();

@@ -18,8 +18,7 @@ namespace cairn::client {
 // "a.iso  42% [=======>          ] 420.0 MiB/1.0 GiB  85.3 MiB/s  ETA 7s"
 // or, with unknown total, "a.iso  420.0 MiB  85.3 MiB/s". A negative rate
 // means not yet known.
-std::string RenderProgressLine(std::string_view label, uint64_t done,
-                               std::optional<uint64_t> total,
+std::string RenderProgressLine(std::string_view label, uint64_t done, std::optional<uint64_t> total,
                                double bytes_per_second, int width);
 
 // Draws progress on `out` (a terminal) with carriage returns, at most every

@@ -11,8 +11,7 @@
 namespace cairn::client {
 
 inline bool IsAsciiSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-         c == '\v';
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
 inline std::string_view StripWhitespace(std::string_view text) {

@@ -49,11 +49,13 @@ class FileSystem {
  public:
   virtual ~FileSystem() = default;
   // Creates or truncates `path`.
-  virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(
+      const std::string& path) = 0;
   // The same, for large files written once and read rarely soon after (chunk
   // replicas): where the file system allows, the data bypasses the page cache
   // (O_DIRECT). Same semantics; by default just NewWritableFile.
-  virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewBulkWritableFile(const std::string& path) {
+  virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewBulkWritableFile(
+      const std::string& path) {
     return NewWritableFile(path);
   }
   virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "common/strings.h"
 #include "absl/synchronization/mutex.h"
+#include "common/strings.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 
 namespace cairn {

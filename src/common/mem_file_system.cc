@@ -3,8 +3,8 @@
 #include <filesystem>
 
 #include "absl/strings/match.h"
-#include "common/strings.h"
 #include "common/status.h"
+#include "common/strings.h"
 
 namespace cairn {
 namespace {
@@ -24,7 +24,8 @@ class MemWritableFile : public WritableFile {
     absl::MutexLock lock(&fs_->mu_);
     RETURN_IF_ERROR(fs_->Check(MemFileSystem::Op::kAppend, path_));
     if (fs_->UsedLocked() + data.size() > fs_->capacity_) {
-      return absl::ResourceExhaustedError(cairn::StrCat("write ", path_, ": No space left on device"));
+      return absl::ResourceExhaustedError(
+          cairn::StrCat("write ", path_, ": No space left on device"));
     }
     node_->data.append(data);
     return absl::OkStatus();
@@ -45,7 +46,8 @@ class MemWritableFile : public WritableFile {
 
 class MemRandomAccessFile : public RandomAccessFile {
  public:
-  MemRandomAccessFile(MemFileSystem* fs, std::string path, std::shared_ptr<MemFileSystem::Node> node)
+  MemRandomAccessFile(MemFileSystem* fs, std::string path,
+                      std::shared_ptr<MemFileSystem::Node> node)
       : fs_(fs), path_(std::move(path)), node_(std::move(node)) {}
   absl::StatusOr<size_t> Read(uint64_t offset, size_t n, char* scratch) const override {
     absl::MutexLock lock(&fs_->mu_);

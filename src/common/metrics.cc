@@ -2,15 +2,15 @@
 
 #include <charconv>
 
-#include "common/strings.h"
 #include "absl/strings/str_format.h"
+#include "common/strings.h"
 
 namespace cairn {
 namespace {
 
 // Seconds: 0.5 ms to 60 s.
-constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                               0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30, 60};
+constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                               0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
 constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
 
 std::string Series(std::string_view name, std::string_view labels, std::string_view extra = "") {
@@ -102,12 +102,13 @@ std::string Metrics::Render() {
     }
     for (const auto& [labels, h] : f.histograms) {
       for (size_t i = 0; i < kNumBuckets; ++i) {
-        cairn::StrAppend(&out, Series(cairn::StrCat(name, "_bucket"), labels,
-                                     cairn::StrCat("le=\"", Number(kBuckets[i]), "\"")),
-                        " ", h.buckets[i], "\n");
+        cairn::StrAppend(&out,
+                         Series(cairn::StrCat(name, "_bucket"), labels,
+                                cairn::StrCat("le=\"", Number(kBuckets[i]), "\"")),
+                         " ", h.buckets[i], "\n");
       }
       cairn::StrAppend(&out, Series(cairn::StrCat(name, "_bucket"), labels, "le=\"+Inf\""), " ",
-                      h.count, "\n");
+                       h.count, "\n");
       cairn::StrAppend(&out, Series(cairn::StrCat(name, "_sum"), labels), " ", Number(h.sum), "\n");
       cairn::StrAppend(&out, Series(cairn::StrCat(name, "_count"), labels), " ", h.count, "\n");
     }

@@ -1,6 +1,5 @@
 #include "common/path.h"
 
-#include "common/strings.h"
 #include "absl/strings/str_split.h"
 #include "common/strings.h"
 
@@ -80,7 +79,8 @@ std::string_view BaseName(std::string_view path) {
 
 std::vector<std::string> AncestorDirs(std::string_view path) {
   std::vector<std::string> dirs;
-  for (size_t pos = path.find('/', 1); pos != std::string_view::npos; pos = path.find('/', pos + 1)) {
+  for (size_t pos = path.find('/', 1); pos != std::string_view::npos;
+       pos = path.find('/', pos + 1)) {
     dirs.emplace_back(path.substr(0, pos));
   }
   return dirs;

@@ -12,7 +12,9 @@
 
 namespace cairn {
 
-inline absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+inline absl::string_view ToAbsl(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
 inline std::string_view ToStd(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
 namespace strings_internal {
@@ -22,8 +24,8 @@ inline void Append(std::string& out, const std::string& v) { out.append(v); }
 inline void Append(std::string& out, const char* v) { out.append(v); }
 inline void Append(std::string& out, char c) { out.push_back(c); }
 template <typename T>
-  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char> && !std::is_same_v<T, bool>)
-void Append(std::string& out, T v) {
+requires(std::is_arithmetic_v<T> && !std::is_same_v<T, char> &&
+         !std::is_same_v<T, bool>) void Append(std::string& out, T v) {
   out.append(std::to_string(v));
 }
 inline void Append(std::string& out, bool v) { out.append(v ? "true" : "false"); }

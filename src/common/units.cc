@@ -4,8 +4,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
-#include "common/strings.h"
 #include "absl/strings/str_format.h"
+#include "common/strings.h"
 
 namespace cairn {
 
@@ -42,7 +42,8 @@ absl::StatusOr<uint64_t> ParseBytes(std::string_view text) {
   } else {
     return absl::InvalidArgumentError(cairn::StrCat("bad size suffix in '", text, "'"));
   }
-  if (value > UINT64_MAX / mult) return absl::InvalidArgumentError(cairn::StrCat("size too large: ", text));
+  if (value > UINT64_MAX / mult)
+    return absl::InvalidArgumentError(cairn::StrCat("size too large: ", text));
   return value * mult;
 }
 

@@ -45,13 +45,11 @@ TEST(FormatTest, TableAlignsColumns) {
             "NAME        SIZE\n"
             "a            1 B\n"
             "longer  10.0 KiB\n");
-  EXPECT_NE(table.Render(/*color=*/true).find("\x1b[31mlonger\x1b[0m"),
-            std::string::npos);
+  EXPECT_NE(table.Render(/*color=*/true).find("\x1b[31mlonger\x1b[0m"), std::string::npos);
 }
 
 TEST(ProgressTest, LineFitsWidthAndShowsRateAndEta) {
-  std::string line = RenderProgressLine("file.iso", 50 << 20, 100 << 20,
-                                        10 << 20, 80);
+  std::string line = RenderProgressLine("file.iso", 50 << 20, 100 << 20, 10 << 20, 80);
   EXPECT_LE(line.size(), 80u);
   EXPECT_NE(line.find(" 50%"), std::string::npos) << line;
   EXPECT_NE(line.find("10.0 MiB/s"), std::string::npos) << line;

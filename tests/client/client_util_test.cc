@@ -24,13 +24,10 @@ TEST(PathsTest, ValidatePathAcceptsCairnPaths) {
 }
 
 TEST(PathsTest, ValidatePathRejectsBadPaths) {
-  for (std::string bad : {"", "a", "a/b", "//", "/a//b", "/a/", "/.", "/a/./b",
-                          "/..", "/a/../b"}) {
-    EXPECT_EQ(ValidatePath(bad).code(), absl::StatusCode::kInvalidArgument)
-        << bad;
+  for (std::string bad : {"", "a", "a/b", "//", "/a//b", "/a/", "/.", "/a/./b", "/..", "/a/../b"}) {
+    EXPECT_EQ(ValidatePath(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
   }
-  EXPECT_EQ(ValidatePath(std::string("/a\0b", 4)).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidatePath(std::string("/a\0b", 4)).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(PathsTest, NormalizeUserPath) {
@@ -82,11 +79,8 @@ TEST(GatewayAddressTest, ParsesTheAcceptedForms) {
 }
 
 TEST(GatewayAddressTest, RejectsNonsense) {
-  for (const char* bad : {"", "ftp://x", "host:port", "host:70000", "host:",
-                          "[::1", "0"}) {
-    EXPECT_EQ(ParseGatewayAddress(bad).status().code(),
-              absl::StatusCode::kInvalidArgument)
-        << bad;
+  for (const char* bad : {"", "ftp://x", "host:port", "host:70000", "host:", "[::1", "0"}) {
+    EXPECT_EQ(ParseGatewayAddress(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
 
@@ -111,8 +105,7 @@ TEST(HttpErrorsTest, HttpStatusDecidesOtherwise) {
   EXPECT_EQ(StatusFromHttpReply(404, "").code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(StatusFromHttpReply(416, "").code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(StatusFromHttpReply(502, "").code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(StatusFromHttpReply(418, "").code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StatusFromHttpReply(418, "").code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(StatusFromHttpReply(500, "").code(), absl::StatusCode::kInternal);
 }
 
@@ -138,8 +131,7 @@ TEST(ApiTypesTest, ClusterTotalsAreComputedWhenMissing) {
 }
 
 TEST(ApiTypesTest, MalformedRepliesAreInternal) {
-  EXPECT_EQ(ParseListing("not json").status().code(),
-            absl::StatusCode::kInternal);
+  EXPECT_EQ(ParseListing("not json").status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(ParseListing("[1,2]").status().code(), absl::StatusCode::kInternal);
   // Wrong types in fields degrade to defaults instead of failing.
   absl::StatusOr<Listing> listing =
@@ -154,13 +146,11 @@ TEST(ApiTypesTest, PutResultAcceptsChunkCountOrList) {
 }
 
 TEST(Sha256Test, KnownDigests) {
-  EXPECT_EQ(Sha256Hex(""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   Sha256 sha;
   sha.Update("ab");
   sha.Update("c");
-  EXPECT_EQ(sha.HexDigest(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha.HexDigest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(FdSourceTest, ReadsRegularFilesAtAnyOffset) {
@@ -177,8 +167,7 @@ TEST(FdSourceTest, ReadsRegularFilesAtAnyOffset) {
 }
 
 TEST(FdSourceTest, MissingFileAndDirectory) {
-  EXPECT_EQ(FdSource::Open("/nonexistent/cairn").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(FdSource::Open("/nonexistent/cairn").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(FdSource::Open(::testing::TempDir()).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -188,8 +177,7 @@ TEST(FdSourceTest, PipesAreSequentialWithUnknownSize) {
   ASSERT_EQ(pipe(fds), 0);
   ASSERT_EQ(write(fds[1], "abc", 3), 3);
   close(fds[1]);
-  absl::StatusOr<std::unique_ptr<FdSource>> source =
-      FdSource::Borrow(fds[0], "pipe");
+  absl::StatusOr<std::unique_ptr<FdSource>> source = FdSource::Borrow(fds[0], "pipe");
   ASSERT_TRUE(source.ok());
   EXPECT_EQ((*source)->size(), std::nullopt);
   char buf[8];
@@ -222,8 +210,7 @@ TEST(FileSinkTest, PublishesOnlyOnCommit) {
   std::string content;
   in >> content;
   EXPECT_EQ(content, "whole");
-  EXPECT_EQ(FileSink::Create(dir + "/missing/x").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(FileSink::Create(dir + "/missing/x").status().code(), absl::StatusCode::kNotFound);
   std::filesystem::remove_all(dir);
 }
 

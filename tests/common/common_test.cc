@@ -34,11 +34,13 @@ TEST(PathTest, AcceptsValidPaths) {
 }
 
 TEST(PathTest, RejectsBadPaths) {
-  for (std::string p : std::vector<std::string>{"", "a", "a/b", "//", "/a//b", "/a/", "/.", "/a/./b", "/..", "/a/../b",
-                        std::string("/a\0b", 4), "/\xff", "/\xc0\xaf", "/\xed\xa0\x80"}) {
+  for (std::string p : std::vector<std::string>{"", "a", "a/b", "//", "/a//b", "/a/", "/.",
+                                                "/a/./b", "/..", "/a/../b", std::string("/a\0b", 4),
+                                                "/\xff", "/\xc0\xaf", "/\xed\xa0\x80"}) {
     EXPECT_THAT(ValidatePath(p), StatusIs(absl::StatusCode::kInvalidArgument)) << p;
   }
-  EXPECT_THAT(ValidatePath("/" + std::string(256, 'a')), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidatePath("/" + std::string(256, 'a')),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ValidatePath("/" + std::string(255, 'a')), IsOk());
 }
 
