@@ -62,9 +62,10 @@ build: ## Build the binaries natively into build/bin (BUILD_DIR) (cmake + ninja)
 deps: ## Install the Debian packages building and testing need (skips what is present)
 	scripts/install-deps.sh
 
-test: deps ## Install deps, build, run every test (unit, cluster, integration, Docker e2e), then the clang thread-safety build
+test: deps ## Install deps, build, run every test (unit, cluster, integration, Docker e2e), then the clang thread-safety build and the format check
 	cmake -S . -B build -G Ninja -DCAIRN_E2E=ON && cmake --build build && ctest --test-dir build --output-on-failure
 	scripts/thread-safety-check.sh
+	scripts/format-check.sh
 
 check: ## Quick loop without Docker: build, then every test but the Docker e2e and the slow ones
 	cmake -S . -B build -G Ninja && cmake --build build && ctest --test-dir build -LE 'docker|slow|upgrade' -j2 --output-on-failure
