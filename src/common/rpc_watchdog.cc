@@ -28,6 +28,7 @@ void RpcWatchdog::Run() {
         w.fired = true;
         ++fired_total_;
         w.ctx->TryCancel();
+        if (on_fire_) on_fire_();
       }
     }
   }
@@ -52,6 +53,11 @@ bool RpcWatchdog::Guard::fired() const {
   absl::MutexLock lock(&watchdog_->mu_);
   auto it = watchdog_->watched_.find(id_);
   return it != watchdog_->watched_.end() && it->second.fired;
+}
+
+void RpcWatchdog::set_on_fire(std::function<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  on_fire_ = std::move(fn);
 }
 
 uint64_t RpcWatchdog::fired_total() const {

@@ -18,6 +18,7 @@
 #include <grpcpp/client_context.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -64,6 +65,9 @@ class RpcWatchdog {
 
   // Calls cancelled so far.
   uint64_t fired_total() const;
+  // Runs `fn` (on the watchdog's thread, which must not be blocked) each
+  // time a call is cancelled, e.g. to count it in /metrics.
+  void set_on_fire(std::function<void()> fn);
 
  private:
   struct Watched {
@@ -78,6 +82,7 @@ class RpcWatchdog {
   std::map<uint64_t, Watched> watched_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t fired_total_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void()> on_fire_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

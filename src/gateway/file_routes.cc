@@ -38,13 +38,6 @@ void HandlePut(GatewayContext* ctx, const httplib::Request& req, httplib::Respon
                const httplib::ContentReader& content_reader) {
   auto path = PathFromCapture(req, 1);
   if (!path.ok()) return RejectUpload(res, path.status(), &content_reader);
-  // A request with neither header has no body (RFC 9112 §6.3); reading one
-  // until the connection closes would commit whatever arrived before a drop.
-  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
-    res.set_header("Connection", "close");
-    return SetError(res, absl::InvalidArgumentError(
-                             "an upload needs Content-Length or Transfer-Encoding: chunked"));
-  }
   UploadOptions opts;
   opts.path = *path;
   std::string inm = req.get_header_value("If-None-Match");

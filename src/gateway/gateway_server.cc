@@ -1,5 +1,6 @@
 #include "gateway/gateway_server.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/status.h"
@@ -45,8 +46,43 @@ void ConfigureHttp(httplib::Server& http, int threads) {
   });
 }
 
-// Request counts and latencies by route (Router's label), method and status.
-void AddRequestMetrics(httplib::Server& http, Metrics* metrics) {
+// What the front door refuses before a route reads any body, as the limit
+// that refused it (a label of cairn_gateway_rejected_requests_total), or ""
+// to let the request through. httplib would otherwise read a body without a
+// length (which has none, RFC 9112 §6.3) until the client hangs up and let
+// an upload commit what arrived, hold a whole JSON body of any declared
+// size in memory, and inflate a compressed body before we see it.
+std::string Refusal(const httplib::Request& req, uint64_t max_json_body, absl::Status* why) {
+  const bool sized = req.has_header("Content-Length");
+  const bool chunked = req.has_header("Transfer-Encoding");
+  if (req.method == "PUT" || req.method == "POST") {
+    if (!sized && !chunked) {
+      *why = absl::InvalidArgumentError(
+          cairn::StrCat("a ", req.method, " needs Content-Length or Transfer-Encoding: chunked"));
+      return "no_length";
+    }
+  }
+  if (req.method != "PUT" && (sized || chunked)) {
+    uint64_t length = 0;
+    if (chunked || !absl::SimpleAtoi(req.get_header_value("Content-Length"), &length) ||
+        length > max_json_body) {
+      *why = absl::InvalidArgumentError(cairn::StrCat(
+          "request body too large (at most ", max_json_body, " bytes, with Content-Length)"));
+      return "body_too_large";
+    }
+  }
+  std::string coding = req.get_header_value("Content-Encoding");
+  if (!coding.empty() && coding != "identity") {
+    *why = absl::InvalidArgumentError(cairn::StrCat(
+        "Content-Encoding ", coding, " is not accepted: send the bytes as they are stored"));
+    return "content_encoding";
+  }
+  return "";
+}
+
+// Request counts and latencies by route (Router's label), method and status;
+// requests refused at the front door.
+void AddRequestMetrics(httplib::Server& http, Metrics* metrics, uint64_t max_json_body) {
   metrics->Describe("cairn_gateway_requests_total", Metrics::Type::kCounter,
                     "HTTP requests, by route, method and status.");
   metrics->Describe("cairn_gateway_request_duration_seconds", Metrics::Type::kHistogram,
@@ -55,10 +91,23 @@ void AddRequestMetrics(httplib::Server& http, Metrics* metrics) {
                     "File bytes committed through uploads.", /*unlabeled=*/true);
   metrics->Describe("cairn_gateway_downloaded_bytes_total", Metrics::Type::kCounter,
                     "Verified file bytes sent to clients.", /*unlabeled=*/true);
-  http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  metrics->Describe("cairn_gateway_rejected_requests_total", Metrics::Type::kCounter,
+                    "Requests refused before their body was read, by the limit that refused them.");
+  metrics->Describe("cairn_gateway_stalled_transfers_total", Metrics::Type::kCounter,
+                    "Chunk transfers cancelled for making no progress (a paused or wedged node).",
+                    /*unlabeled=*/true);
+  http.set_pre_routing_handler([metrics, max_json_body](const httplib::Request& req,
+                                                        httplib::Response& res) {
     request_start = absl::Now();
     Router::Reset();
-    return httplib::Server::HandlerResponse::Unhandled;
+    absl::Status why;
+    std::string limit = Refusal(req, max_json_body, &why);
+    if (limit.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    metrics->Add("cairn_gateway_rejected_requests_total", cairn::StrCat("limit=\"", limit, "\""));
+    SetError(res, why);
+    if (limit == "body_too_large") res.status = 413;
+    res.set_header("Connection", "close");  // the body, if any, is not read
+    return httplib::Server::HandlerResponse::Handled;
   });
   http.set_logger([metrics](const httplib::Request& req, const httplib::Response& res) {
     const std::string& route = Router::CurrentLabel();
@@ -120,7 +169,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   ctx->master = std::move(master);
   httplib::Server& http = s->http_.server();
   ConfigureHttp(http, options.threads);
-  AddRequestMetrics(http, &ctx->metrics);
+  AddRequestMetrics(http, &ctx->metrics, options.max_json_body);
+  ctx->io.timeouts = options.stall;
+  ctx->io.watchdog.set_on_fire(
+      [m = &ctx->metrics] { m->Add("cairn_gateway_stalled_transfers_total", ""); });
 
   Router router(&http);
   RegisterFileRoutes(router, ctx);

@@ -17,6 +17,10 @@ struct GatewayOptions {
   std::string master = "127.0.0.1:9090";
   int threads = 64;  // concurrent requests served
   bool announce = true;
+  // Largest body of a JSON route (mkdir, rename); larger is 413 before any
+  // of it is read. Uploads are streamed and unbounded.
+  uint64_t max_json_body = 64 << 10;
+  StallTimeouts stall;  // chunk transfers blocked longer fail over
 };
 
 class GatewayServer {

@@ -62,6 +62,8 @@ def test_chunkserver_reports_an_unusable_root_dir(a_file):
 @pytest.mark.parametrize("args,message", [
     (["--master", "", "--listen", "127.0.0.1:0"], "no master address"),
     (["--master", "127.0.0.1:1", "--listen", "999999"], "bad port"),
+    (["--master", "127.0.0.1:1", "--max_json_body", "lots"], "lots"),
+    (["--master", "127.0.0.1:1", "--read_stall_timeout", "0s"], "must be positive"),
 ])
 def test_gateway_rejects_bad_addresses(args, message):
     code, err = run("cairn-gateway", *args)
