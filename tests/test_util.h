@@ -73,6 +73,22 @@ inline std::string RandomBytes(size_t n, uint64_t seed) {
   return s;
 }
 
+// The value of one series ("name" or "name{labels}") in the exposition text
+// of `metrics` (a cairn::Metrics), or `absent` if it has none.
+template <typename Metrics>
+double MetricValue(Metrics& metrics, const std::string& series, double absent = -1) {
+  std::string text = metrics.Render();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    pos = end + 1;
+  }
+  return absent;
+}
+
 }  // namespace cairn::testing
 
 #endif  // CAIRN_TESTS_TEST_UTIL_H_

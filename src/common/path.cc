@@ -1,5 +1,7 @@
 #include "common/path.h"
 
+#include <cctype>
+
 #include "absl/strings/str_split.h"
 #include "common/strings.h"
 
@@ -94,6 +96,18 @@ bool IsWithin(std::string_view path, std::string_view dir) {
 
 std::string JoinPath(std::string_view dir, std::string_view name) {
   return dir == "/" ? cairn::StrCat("/", name) : cairn::StrCat(dir, "/", name);
+}
+
+absl::Status CheckPercentEscapes(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] != '%') continue;
+    if (i + 2 >= target.size() || !std::isxdigit(static_cast<unsigned char>(target[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(target[i + 2]))) {
+      return absl::InvalidArgumentError("malformed percent-escape in path");
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace cairn

@@ -16,6 +16,11 @@ inline constexpr size_t kMaxNameLength = 255;
 
 // OK iff `path` is valid; InvalidArgument saying what is wrong otherwise.
 absl::Status ValidatePath(std::string_view path);
+
+// A raw request target (before its '?'), which HTTP libraries decode with a
+// stray '%' kept literally: InvalidArgument unless every '%' is followed by
+// two hex digits, so that one file has one URL.
+absl::Status CheckPercentEscapes(std::string_view target);
 bool IsValidUtf8(std::string_view s);
 
 // REQUIRES: ValidatePath(path).ok(). "/a/b" -> "/a"; "/a" -> "/"; "/" -> "/".

@@ -51,22 +51,7 @@ absl::StatusOr<std::optional<ByteRange>> ParseRange(std::string_view header, uin
   return ByteRange{a, b - a + 1};
 }
 
-namespace {
-
-// httplib decodes a stray '%' literally; we refuse it, so one file has one URL.
-absl::Status CheckPercentEscapes(std::string_view target) {
-  target = target.substr(0, target.find('?'));
-  for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] != '%') continue;
-    if (i + 2 >= target.size() || !std::isxdigit(static_cast<unsigned char>(target[i + 1])) ||
-        !std::isxdigit(static_cast<unsigned char>(target[i + 2]))) {
-      return absl::InvalidArgumentError("malformed percent-escape in path");
-    }
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<std::string> PathFromCapture(const httplib::Request& req, size_t group) {
   if (absl::Status s = CheckPercentEscapes(req.target); !s.ok()) return s;

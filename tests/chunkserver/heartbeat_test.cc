@@ -15,6 +15,7 @@ namespace cairn::chunkserver {
 namespace {
 
 using ::cairn::testing::IsOk;
+using ::cairn::testing::MetricValue;
 using ::cairn::testing::RandomBytes;
 using ::cairn::testing::StatusIs;
 using ::cairn::testing::WaitFor;
@@ -23,20 +24,6 @@ using ::testing::Invoke;
 
 constexpr char kRoot[] = "/vol";
 constexpr char kIdPath[] = "/vol/node_id";
-
-// The value of one series in `metrics`' exposition text, -1 if absent.
-double MetricValue(Metrics& metrics, const std::string& series) {
-  std::string text = metrics.Render();
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    pos = end + 1;
-  }
-  return -1;
-}
 
 std::set<uint64_t> Handles(const google::protobuf::RepeatedPtrField<ReplicaInfo>& rs) {
   std::set<uint64_t> out;

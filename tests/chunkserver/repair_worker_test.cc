@@ -15,25 +15,13 @@ namespace cairn::chunkserver {
 namespace {
 
 using ::cairn::testing::IsOk;
+using ::cairn::testing::MetricValue;
 using ::cairn::testing::RandomBytes;
 using ::cairn::testing::WaitFor;
 using ::testing::_;
 using ::testing::Invoke;
 
 constexpr char kRoot[] = "/dst";
-
-double MetricValue(Metrics& metrics, const std::string& series) {
-  std::string text = metrics.Render();
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    pos = end + 1;
-  }
-  return 0;
-}
 
 // What a peer does with one ReadChunk call.
 struct PeerScript {
@@ -155,7 +143,8 @@ class RepairWorkerTest : public ::testing::Test {
   }
   double Copies(const std::string& result) {
     return MetricValue(
-        metrics_, absl::StrCat("cairn_chunkserver_repair_copies_total{result=\"", result, "\"}"));
+        metrics_, absl::StrCat("cairn_chunkserver_repair_copies_total{result=\"", result, "\"}"),
+        /*absent=*/0);
   }
   bool TmpEmpty() {
     auto names = fs_.ListDir(std::string(kRoot) + "/tmp");
@@ -207,7 +196,7 @@ TEST_F(RepairWorkerTest, CopiesAChunkFromAPeer) {
   EXPECT_EQ(a->finished, 1);
   EXPECT_TRUE(TmpEmpty());
   EXPECT_EQ(Copies("ok"), 1);
-  EXPECT_EQ(MetricValue(metrics_, "cairn_chunkserver_repair_bytes_total"), data.size());
+  EXPECT_EQ(MetricValue(metrics_, "cairn_chunkserver_repair_bytes_total", 0), data.size());
   // The new replica is in the next heartbeat's changes.
   auto changes = store_->TakeChanges();
   ASSERT_EQ(changes.added.size(), 1u);

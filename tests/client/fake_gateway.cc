@@ -55,19 +55,6 @@ std::string HttpDate(int64_t mtime_ms) {
   return buf;
 }
 
-// httplib decodes a stray '%' literally; the gateway refuses it.
-absl::Status CheckPercentEscapes(std::string_view target) {
-  target = target.substr(0, target.find('?'));
-  for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] != '%') continue;
-    if (i + 2 >= target.size() || !std::isxdigit(static_cast<unsigned char>(target[i + 1])) ||
-        !std::isxdigit(static_cast<unsigned char>(target[i + 2]))) {
-      return absl::InvalidArgumentError("malformed percent-escape in path");
-    }
-  }
-  return absl::OkStatus();
-}
-
 // The path of a /api/v1/files/{path} request, or the gateway's 400.
 absl::StatusOr<std::string> FilesPath(const httplib::Request& req) {
   if (absl::Status s = CheckPercentEscapes(req.target); !s.ok()) return s;

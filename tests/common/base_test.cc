@@ -4,6 +4,7 @@
 
 #include "common/api_errors.h"
 #include "common/errno_status.h"
+#include "common/path.h"
 #include "common/status_macros.h"
 #include "test_util.h"
 
@@ -50,6 +51,14 @@ TEST(ErrnoToStatusTest, MapsCodesAndNamesTheFile) {
 TEST(AnnotateTest, PrefixesErrorsOnly) {
   EXPECT_EQ(Annotate(absl::NotFoundError("gone"), "get /a").message(), "get /a: gone");
   EXPECT_TRUE(Annotate(absl::OkStatus(), "x").ok());
+}
+
+TEST(CheckPercentEscapesTest, WantsTwoHexDigitsAfterEveryPercent) {
+  EXPECT_TRUE(CheckPercentEscapes("/api/v1/files/a%20b%2Fc").ok());
+  EXPECT_TRUE(CheckPercentEscapes("/list?path=%zz").ok());  // the query is not the path
+  for (const char* bad : {"/a%", "/a%2", "/a%zz", "/a%2g/b"}) {
+    EXPECT_EQ(CheckPercentEscapes(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 }  // namespace
