@@ -305,19 +305,26 @@ TEST(ClusterRepairTest, ChunkserverBackBeforeDeadAfterIsNotReplaced) {
   EXPECT_EQ(Get(c, "/f"), data);
 }
 
+// One scrub pass of chunkserver `i`; returns what ScrubOnce() found.
+// Its rate limiter paces the pass on the simulated clock, so time must move.
+int ScrubOnce(TestCluster& c, int i) {
+  auto scrub =
+      std::async(std::launch::async, [&] { return c.chunkserver(i)->scrubber()->ScrubOnce(); });
+  if (!c.AdvanceUntil(
+          [&] { return scrub.wait_for(std::chrono::seconds(0)) == std::future_status::ready; },
+          absl::Milliseconds(100), absl::Seconds(10))) {
+    ADD_FAILURE() << "scrub pass did not end";
+  }
+  return scrub.get();
+}
+
 TEST(ClusterRepairTest, ScrubberFindsCorruptionAndTheReplicaIsRepaired) {
   TestCluster c(Simulated());
   std::string data = RandomBytes(kChunk, 12);
   Put(c, "/f", data);
   uint64_t handle = FileInfo(c, "/f")["chunks"][0]["handle"];
   ASSERT_THAT(c.fs(1)->CorruptByte("/cs/chunks/" + std::to_string(handle) + "_1.chunk", 5), IsOk());
-  // The scrubber's rate limiter paces the pass on the simulated clock.
-  auto scrub =
-      std::async(std::launch::async, [&] { return c.chunkserver(1)->scrubber()->ScrubOnce(); });
-  ASSERT_TRUE(c.AdvanceUntil(
-      [&] { return scrub.wait_for(std::chrono::seconds(0)) == std::future_status::ready; },
-      absl::Milliseconds(100), absl::Seconds(10)));
-  EXPECT_EQ(scrub.get(), 1);
+  EXPECT_EQ(ScrubOnce(c, 1), 1);
   EXPECT_FALSE(c.chunkserver(1)->store()->Has(handle, 1));
   // Reported, re-replicated back onto a node without it (here: the same node).
   EXPECT_TRUE(c.AdvanceUntil([&] { return c.chunkserver(1)->store()->Has(handle, 1); }));
@@ -338,12 +345,7 @@ TEST(ClusterRepairTest, UnreadableReplicaIsSetAsideAndRepaired) {
     return op == MemFileSystem::Op::kRead && p == path ? ErrnoToStatus(EIO, "read", p)
                                                        : absl::OkStatus();
   });
-  auto scrub =
-      std::async(std::launch::async, [&] { return c.chunkserver(1)->scrubber()->ScrubOnce(); });
-  ASSERT_TRUE(c.AdvanceUntil(
-      [&] { return scrub.wait_for(std::chrono::seconds(0)) == std::future_status::ready; },
-      absl::Milliseconds(100), absl::Seconds(10)));
-  EXPECT_EQ(scrub.get(), 1);
+  EXPECT_EQ(ScrubOnce(c, 1), 1);
   EXPECT_FALSE(c.chunkserver(1)->store()->Has(handle, 1));
   c.fs(1)->SetFaultHook(nullptr);  // the bad sector is behind us
   EXPECT_TRUE(c.AdvanceUntil(
