@@ -78,9 +78,7 @@ absl::Status Heartbeat::EnsureRegistered() {
   req.set_zone(options_.zone);
   RegisterReply reply;
   grpc::Status status =
-      master_->Call([&](cairn::Master::StubInterface* stub,
-                        grpc::ClientContext* ctx) { return stub->Register(ctx, req, &reply); },
-                    kRegisterCall);
+      master_->Unary(&cairn::Master::StubInterface::Register, req, &reply, kRegisterCall);
   RETURN_IF_ERROR(Annotate(FromGrpcStatus(status), "register"));
   persisted = reply.node_id() == id;
   if (!persisted) {
@@ -138,9 +136,7 @@ absl::Status Heartbeat::BeatOnce() {
     }
     HeartbeatReply reply;
     grpc::Status status =
-        master_->Call([&](cairn::Master::StubInterface* stub,
-                          grpc::ClientContext* ctx) { return stub->Heartbeat(ctx, req, &reply); },
-                      kHeartbeatCall);
+        master_->Unary(&cairn::Master::StubInterface::Heartbeat, req, &reply, kHeartbeatCall);
     s = Annotate(FromGrpcStatus(status), "heartbeat");
     metrics_->Add("cairn_chunkserver_heartbeats_total",
                   s.ok() ? "result=\"ok\"" : "result=\"error\"");

@@ -26,7 +26,6 @@ void RpcWatchdog::Run() {
     for (auto& [id, w] : watched_) {
       if (!w.fired && w.due <= now) {
         w.fired = true;
-        ++fired_total_;
         w.ctx->TryCancel();
         if (on_fire_) on_fire_();
       }
@@ -58,11 +57,6 @@ bool RpcWatchdog::Guard::fired() const {
 void RpcWatchdog::set_on_fire(std::function<void()> fn) {
   absl::MutexLock lock(&mu_);
   on_fire_ = std::move(fn);
-}
-
-uint64_t RpcWatchdog::fired_total() const {
-  absl::MutexLock lock(&mu_);
-  return fired_total_;
 }
 
 }  // namespace cairn

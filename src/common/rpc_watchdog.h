@@ -63,8 +63,6 @@ class RpcWatchdog {
     uint64_t id_ = 0;
   };
 
-  // Calls cancelled so far.
-  uint64_t fired_total() const;
   // Runs `fn` (on the watchdog's thread, which must not be blocked) each
   // time a call is cancelled, e.g. to count it in /metrics.
   void set_on_fire(std::function<void()> fn);
@@ -81,7 +79,6 @@ class RpcWatchdog {
   mutable absl::Mutex mu_;
   std::map<uint64_t, Watched> watched_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  uint64_t fired_total_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<void()> on_fire_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
