@@ -14,6 +14,8 @@ packages=(
   libspdlog-dev libabsl-dev libgtest-dev libgmock-dev
   # libraries for the rest
   libisal-dev libcpp-httplib-dev nlohmann-json3-dev libcli11-dev libssl-dev
+  # the gateway's event-driven HTTP front end (Boost.Beast on Asio, header-only)
+  libboost-dev libboost-system-dev
   # tests and scripts
   python3 python3-pytest curl ca-certificates procps
   # the Docker base image is made with debootstrap where no registry is reachable

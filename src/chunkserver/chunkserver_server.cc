@@ -1,7 +1,5 @@
 #include "chunkserver/chunkserver_server.h"
 
-#include <httplib.h>
-
 #include "common/status.h"
 #include "common/strings.h"
 
@@ -67,7 +65,7 @@ absl::StatusOr<std::unique_ptr<ChunkserverServer>> ChunkserverServer::Start(
     }
   });
   AddStatusRoutes(
-      s->http_.server(), [heartbeat] { return heartbeat->Healthy(); }, &s->metrics_);
+      s->http_, [heartbeat] { return heartbeat->Healthy(); }, &s->metrics_);
   ASSIGN_OR_RETURN(HostPort hp, s->http_.Start(options.http_listen, options.announce));
   s->http_port_ = hp.port;
   s->repair_->Start();

@@ -10,6 +10,7 @@
 #include "chunkserver/chunk_store.h"
 #include "chunkserver/chunkserver_service.h"
 #include "chunkserver/heartbeat.h"
+#include "common/http_server.h"
 #include "common/master_client.h"
 #include "common/net.h"
 
@@ -57,7 +58,7 @@ class ChunkserverServer {
   std::unique_ptr<Scrubber> scrubber_;
   std::unique_ptr<Heartbeat> heartbeat_;
   GrpcServer grpc_;
-  HttpServer http_;
+  HttpServer http_{HttpServerOptions{.io_threads = 1, .worker_threads = 4}};
   std::string advertise_;
   int http_port_ = 0;
   bool shut_down_ = false;

@@ -1,7 +1,5 @@
 #include "common/net.h"
 
-#include <httplib.h>
-
 #include "absl/strings/numbers.h"
 #include "common/logging.h"
 #include "common/strings.h"
@@ -67,63 +65,6 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
-HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
-
-HttpServer::~HttpServer() { Stop(); }
-
-absl::StatusOr<HostPort> HttpServer::Start(std::string_view listen, bool announce) {
-  auto hp = ParseHostPort(listen);
-  if (!hp.ok()) return hp.status();
-  int port = hp->port;
-  if (port == 0) {
-    port = server_->bind_to_any_port(hp->host);
-    if (port < 0) return absl::UnavailableError(cairn::StrCat("cannot listen on ", listen));
-  } else if (!server_->bind_to_port(hp->host, port)) {
-    return absl::UnavailableError(cairn::StrCat("cannot listen on ", listen));
-  }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  if (announce) AnnounceListening("http", hp->host, port);
-  return HostPort{hp->host, port};
-}
-
-void HttpServer::Stop() {
-  if (thread_.joinable()) {
-    server_->stop();
-    thread_.join();
-  }
-}
-
-void AddStatusRoutes(httplib::Server& server, std::function<absl::Status()> ready,
-                     Metrics* metrics) {
-  AddStatusRoutes(
-      [&server](const std::string& pattern, httplib::Server::Handler handler) {
-        server.Get(pattern, std::move(handler));
-      },
-      std::move(ready), metrics);
-}
-
-void AddStatusRoutes(const AddGetRoute& add_get, std::function<absl::Status()> ready,
-                     Metrics* metrics) {
-  add_get("/health", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("{\"status\":\"ok\"}\n", "application/json");
-  });
-  add_get("/ready", [ready](const httplib::Request&, httplib::Response& res) {
-    absl::Status s = ready();
-    if (s.ok()) {
-      res.set_content("{\"status\":\"ready\"}\n", "application/json");
-    } else {
-      res.status = 503;
-      res.set_content(cairn::StrCat("{\"status\":\"not ready\",\"reason\":\"",
-                                    EscapeLabel(ToStd(s.message())), "\"}\n"),
-                      "application/json");
-    }
-  });
-  add_get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics->Render(), "text/plain; version=0.0.4");
-  });
 }
 
 }  // namespace cairn

@@ -1,5 +1,5 @@
-// Addresses, gRPC servers and channels, and the status HTTP server every
-// daemon runs (/health, /ready, /metrics, plus routes the daemon adds).
+// Addresses, gRPC servers and channels. The daemons' HTTP server is
+// common/http_server.h.
 #ifndef CAIRN_COMMON_NET_H_
 #define CAIRN_COMMON_NET_H_
 
@@ -9,18 +9,11 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
-
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace cairn {
 
@@ -81,30 +74,6 @@ class StubCache {
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Stub>> stubs_ ABSL_GUARDED_BY(mu_);
 };
-
-// An httplib server on its own thread. Stop() (or destruction) stops it.
-class HttpServer {
- public:
-  HttpServer();
-  ~HttpServer();
-  httplib::Server& server() { return *server_; }
-  // Binds `listen` (port 0 picks one), announces it as "http", starts serving.
-  absl::StatusOr<HostPort> Start(std::string_view listen, bool announce = true);
-  void Stop();
-
- private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-};
-
-// Adds /health (always 200 while serving), /ready (200 when `ready()` is OK,
-// else 503 with the reason) and /metrics to `server`, or through `add_get`.
-void AddStatusRoutes(httplib::Server& server, std::function<absl::Status()> ready,
-                     Metrics* metrics);
-using HttpHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
-using AddGetRoute = std::function<void(const std::string& pattern, HttpHandler)>;
-void AddStatusRoutes(const AddGetRoute& add_get, std::function<absl::Status()> ready,
-                     Metrics* metrics);
 
 }  // namespace cairn
 

@@ -3,6 +3,7 @@
 #define CAIRN_COMMON_PROCESS_H_
 
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include "absl/synchronization/mutex.h"
 
@@ -19,6 +20,13 @@ inline void TuneDaemonProcess() {
   // 32 MiB in the heap and trim a heap only when 64 MiB at its top are free.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  // A gateway holds a descriptor per client connection: allow as many as the
+  // hard limit does (often 1024 soft against 1M hard).
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 }
 
 }  // namespace cairn

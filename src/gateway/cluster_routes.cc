@@ -5,12 +5,12 @@
 
 namespace cairn::gateway {
 
-void RegisterClusterRoutes(Router& router, GatewayContext* ctx) {
-  router.Get("/api/v1/cluster", [ctx](const httplib::Request&, httplib::Response& res) {
+void RegisterClusterRoutes(HttpServer& http, GatewayContext* ctx) {
+  http.Get("/api/v1/cluster", [ctx](const HttpRequest&, HttpResponse& res) {
     ClusterReply reply;
     absl::Status s = FromGrpcStatus(
         ctx->master->Unary(&Master::StubInterface::Cluster, ClusterRequest{}, &reply));
-    if (!s.ok()) return SetError(res, s);
+    if (!s.ok()) return SetApiError(res, s);
     nlohmann::json nodes = nlohmann::json::array();
     uint64_t capacity = 0, used = 0, alive = 0;
     for (const NodeStatus& n : reply.nodes()) {

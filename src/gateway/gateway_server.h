@@ -1,13 +1,14 @@
 // GatewayServer: the stateless HTTP front end. REST routes (routes.h), the
-// web dashboard under /ui/, /health, /ready and /metrics, on one port.
+// web dashboard under /ui/, /health, /ready and /metrics, on one port, served
+// by the event-driven HttpServer (common/http_server.h).
 #ifndef CAIRN_GATEWAY_GATEWAY_SERVER_H_
 #define CAIRN_GATEWAY_GATEWAY_SERVER_H_
 
 #include <memory>
 #include <string>
 
+#include "common/http_server.h"
 #include "common/master_client.h"
-#include "common/net.h"
 #include "gateway/routes.h"
 
 namespace cairn::gateway {
@@ -15,11 +16,11 @@ namespace cairn::gateway {
 struct GatewayOptions {
   std::string listen = "0.0.0.0:8089";
   std::string master = "127.0.0.1:9090";
-  int threads = 64;  // concurrent requests served
   bool announce = true;
-  // Largest body of a JSON route (mkdir, rename); larger is 413 before any
-  // of it is read. Uploads are streamed and unbounded.
-  uint64_t max_json_body = 64 << 10;
+  // The front end's limits: worker threads, header and JSON body sizes
+  // (uploads are streamed and unbounded), connections, header and idle
+  // timeouts. Its metrics and require_length are set by the gateway.
+  HttpServerOptions http;
   StallTimeouts stall;  // chunk transfers blocked longer fail over
 };
 
@@ -36,7 +37,7 @@ class GatewayServer {
   GatewayServer() = default;
 
   GatewayContext ctx_;
-  HttpServer http_;
+  std::unique_ptr<HttpServer> http_;  // borrows ctx_
   int port_ = 0;
 };
 

@@ -9,17 +9,10 @@ namespace cairn::gateway {
 
 int HttpStatusFor(const absl::Status& status) { return HttpStatusForCode(status.code()); }
 
-void SetJson(httplib::Response& res, const nlohmann::json& body, int http_status) {
+void SetJson(HttpResponse& res, const nlohmann::json& body, int http_status) {
   res.status = http_status;
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
                   "application/json");
-}
-
-void SetError(httplib::Response& res, const absl::Status& status) {
-  nlohmann::json body;
-  body["error"] = {{"code", std::string(ApiErrorFor(status.code()).name)},
-                   {"message", std::string(ToStd(status.message()))}};
-  SetJson(res, body, HttpStatusFor(status));
 }
 
 absl::StatusOr<std::optional<ByteRange>> ParseRange(std::string_view header, uint64_t size) {
@@ -51,25 +44,23 @@ absl::StatusOr<std::optional<ByteRange>> ParseRange(std::string_view header, uin
   return ByteRange{a, b - a + 1};
 }
 
-namespace {}  // namespace
-
-absl::StatusOr<std::string> PathFromCapture(const httplib::Request& req, size_t group) {
+absl::StatusOr<std::string> PathFromCapture(const HttpRequest& req, size_t group) {
   if (absl::Status s = CheckPercentEscapes(req.target); !s.ok()) return s;
-  if (req.matches.size() <= group || req.matches[group].length() == 0) {
+  if (req.matches.size() <= group || req.matches[group].empty()) {
     return absl::InvalidArgumentError("path is empty");
   }
-  std::string path = req.matches[group].str();
+  std::string path = req.matches[group];
   if (absl::Status s = ValidatePath(path); !s.ok()) return s;
   return path;
 }
 
-absl::StatusOr<std::string> PathFromParam(const httplib::Request& req, const std::string& name,
+absl::StatusOr<std::string> PathFromParam(const HttpRequest& req, const std::string& name,
                                           bool required) {
-  if (!req.has_param(name.c_str())) {
+  if (!req.has_param(name)) {
     if (!required) return std::string("/");
     return absl::InvalidArgumentError(cairn::StrCat("missing query parameter '", name, "'"));
   }
-  std::string path = req.get_param_value(name.c_str());
+  std::string path = req.param(name);
   if (absl::Status s = ValidatePath(path); !s.ok()) return s;
   return path;
 }

@@ -2,14 +2,13 @@
 #ifndef CAIRN_GATEWAY_HTTP_UTIL_H_
 #define CAIRN_GATEWAY_HTTP_UTIL_H_
 
-#include <httplib.h>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/http_server.h"
 #include "gateway/downloader.h"  // ByteRange
 #include "nlohmann/json.hpp"
 #include "proto/master.pb.h"
@@ -20,10 +19,7 @@ namespace cairn::gateway {
 // 200 for OK.
 int HttpStatusFor(const absl::Status& status);
 
-// Sets `res` to the JSON error {"error":{"code","message"}} for `status`, code
-// and HTTP status from the API error table (common/api_errors.h).
-void SetError(httplib::Response& res, const absl::Status& status);
-void SetJson(httplib::Response& res, const nlohmann::json& body, int http_status = 200);
+void SetJson(HttpResponse& res, const nlohmann::json& body, int http_status = 200);
 
 // Parses a Range header value for a resource of `size` bytes: "bytes=a-b",
 // "bytes=a-" or "bytes=-n". nullopt means serve the whole resource: no
@@ -34,8 +30,8 @@ absl::StatusOr<std::optional<ByteRange>> ParseRange(std::string_view header, uin
 // The namespace path in a request: the route's capture, or a query parameter.
 // InvalidArgument (a 400) for anything ValidatePath rejects, and for a raw
 // request target with a '%' not followed by two hex digits.
-absl::StatusOr<std::string> PathFromCapture(const httplib::Request& req, size_t group);
-absl::StatusOr<std::string> PathFromParam(const httplib::Request& req, const std::string& name,
+absl::StatusOr<std::string> PathFromCapture(const HttpRequest& req, size_t group);
+absl::StatusOr<std::string> PathFromParam(const HttpRequest& req, const std::string& name,
                                           bool required = true);
 
 nlohmann::json EntryJson(const Entry& e);

@@ -1,11 +1,13 @@
 // cairn-gateway: the HTTP front end (REST API, dashboard, metrics).
 #include <csignal>
 #include <iostream>
+#include <tuple>
 
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
 #include "common/process.h"
+#include "common/strings.h"
 #include "common/units.h"
 #include "gateway/gateway_server.h"
 
@@ -21,13 +23,35 @@ int main(int argc, char** argv) {
   app.add_option("--master", opts.master, "master gRPC address host:port")
       ->envname("MASTER_ADDR")
       ->capture_default_str();
-  app.add_option("--threads", opts.threads, "concurrent requests served")
+  cairn::HttpServerOptions& http = opts.http;
+  app.add_option("--threads", http.worker_threads, "requests served at once (more wait)")
       ->envname("GATEWAY_THREADS")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
-  std::string max_json_body = "64KiB", read_stall = "4s";
+  app.add_option("--io_threads", http.io_threads, "threads holding connections")
+      ->envname("GATEWAY_IO_THREADS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app.add_option("--max_connections", http.max_connections,
+                 "client connections held open; beyond them 503")
+      ->envname("MAX_CONNECTIONS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  std::string max_json_body = "64KiB", max_header = "16KiB", read_stall = "4s";
+  std::string header_timeout = "10s", idle_timeout = "60s";
   app.add_option("--max_json_body", max_json_body, "largest body of a JSON route (mkdir, rename)")
       ->envname("MAX_JSON_BODY")
+      ->capture_default_str();
+  app.add_option("--max_header_bytes", max_header, "largest request header; beyond it 431")
+      ->envname("MAX_HEADER_BYTES")
+      ->capture_default_str();
+  app.add_option("--header_timeout", header_timeout,
+                 "a request header not whole this long after its first byte closes the connection")
+      ->envname("HEADER_TIMEOUT")
+      ->capture_default_str();
+  app.add_option("--idle_timeout", idle_timeout,
+                 "a connection silent this long (no request, no body byte, reply not read) closes")
+      ->envname("IDLE_TIMEOUT")
       ->capture_default_str();
   app.add_option("--read_stall_timeout", read_stall,
                  "a chunk read blocked this long moves to the next replica")
@@ -43,9 +67,26 @@ int main(int argc, char** argv) {
     return 2;
   };
   if (auto s = cairn::InitLogging(log_level); !s.ok()) return fail(s);
-  auto json_limit = cairn::ParseBytes(max_json_body);
-  if (!json_limit.ok()) return fail(json_limit.status());
-  opts.max_json_body = *json_limit;
+  for (auto [text, out, name] :
+       {std::tuple{&max_json_body, &http.max_body_bytes, "max_json_body"},
+        std::tuple{&max_header, &http.max_header_bytes, "max_header_bytes"}}) {
+    auto bytes = cairn::ParseBytes(*text);
+    if (!bytes.ok()) return fail(bytes.status());
+    if (*bytes == 0 || *bytes > (uint64_t{1} << 30)) {
+      return fail(absl::InvalidArgumentError(cairn::StrCat(name, " must be 1 B to 1 GiB")));
+    }
+    *out = *bytes;
+  }
+  for (auto [text, out, name] :
+       {std::tuple{&header_timeout, &http.header_timeout, "header_timeout"},
+        std::tuple{&idle_timeout, &http.idle_timeout, "idle_timeout"}}) {
+    auto d = cairn::ParseDurationFlag(*text);
+    if (!d.ok()) return fail(d.status());
+    if (*d <= absl::ZeroDuration()) {
+      return fail(absl::InvalidArgumentError(cairn::StrCat(name, " must be positive")));
+    }
+    *out = *d;
+  }
   // The pipeline's write and sync stall timeouts stay at their defaults: they
   // must be the chunkservers' too, for each node to give up in turn.
   auto stall = cairn::ParseDurationFlag(read_stall);

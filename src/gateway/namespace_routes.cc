@@ -12,7 +12,7 @@ namespace {
 // "truncated" and gives "next_start_after" for the next page.
 constexpr size_t kMaxListEntries = 100000;
 
-absl::StatusOr<nlohmann::json> ParseBody(const httplib::Request& req) {
+absl::StatusOr<nlohmann::json> ParseBody(const HttpRequest& req) {
   nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object()) {
     return absl::InvalidArgumentError("request body must be a JSON object");
@@ -28,16 +28,16 @@ absl::StatusOr<std::string> StringField(const nlohmann::json& body, const char* 
   return it->get<std::string>();
 }
 
-void HandleList(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+void HandleList(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {
   auto path = PathFromParam(req, "path", /*required=*/false);
-  if (!path.ok()) return SetError(res, path.status());
-  std::string recursive = req.get_param_value("recursive");
+  if (!path.ok()) return SetApiError(res, path.status());
+  std::string recursive = req.param("recursive");
   size_t limit = kMaxListEntries;
   if (req.has_param("limit")) {
     try {
-      limit = std::stoul(req.get_param_value("limit"));
+      limit = std::stoul(req.param("limit"));
     } catch (...) {
-      return SetError(res, absl::InvalidArgumentError("limit must be a number"));
+      return SetApiError(res, absl::InvalidArgumentError("limit must be a number"));
     }
     limit = std::clamp<size_t>(limit, 1, kMaxListEntries);
   }
@@ -45,10 +45,10 @@ void HandleList(GatewayContext* ctx, const httplib::Request& req, httplib::Respo
   lreq.set_path(*path);
   lreq.set_recursive(recursive == "true" || recursive == "1");
   // A full path (as next_start_after gives it), or empty: from the start.
-  std::string start_after = req.get_param_value("start_after");
+  std::string start_after = req.param("start_after");
   if (!start_after.empty()) {
     if (absl::Status s = ValidatePath(start_after); !s.ok()) {
-      return SetError(res, Annotate(s, "start_after"));
+      return SetApiError(res, Annotate(s, "start_after"));
     }
   }
   lreq.set_start_after(start_after);
@@ -59,7 +59,7 @@ void HandleList(GatewayContext* ctx, const httplib::Request& req, httplib::Respo
     lreq.set_limit(static_cast<uint32_t>(std::min<size_t>(limit - entries.size(), 1000)));
     ListReply reply;
     absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::List, lreq, &reply));
-    if (!s.ok()) return SetError(res, s);
+    if (!s.ok()) return SetApiError(res, s);
     for (const Entry& e : reply.entries()) {
       entries.push_back(EntryJson(e));
       last = e.path();
@@ -76,43 +76,43 @@ void HandleList(GatewayContext* ctx, const httplib::Request& req, httplib::Respo
   SetJson(res, body);
 }
 
-void HandleMkdir(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+void HandleMkdir(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {
   auto body = ParseBody(req);
-  if (!body.ok()) return SetError(res, body.status());
+  if (!body.ok()) return SetApiError(res, body.status());
   auto path = StringField(*body, "path");
-  if (!path.ok()) return SetError(res, path.status());
+  if (!path.ok()) return SetApiError(res, path.status());
   MkdirRequest mreq;
   mreq.set_path(*path);
   MkdirReply reply;
   absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::Mkdir, mreq, &reply));
-  if (!s.ok()) return SetError(res, s);
+  if (!s.ok()) return SetApiError(res, s);
   SetJson(res, EntryJson(reply.entry()), 201);
 }
 
-void HandleRename(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+void HandleRename(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {
   auto body = ParseBody(req);
-  if (!body.ok()) return SetError(res, body.status());
+  if (!body.ok()) return SetApiError(res, body.status());
   auto source = StringField(*body, "source");
-  if (!source.ok()) return SetError(res, source.status());
+  if (!source.ok()) return SetApiError(res, source.status());
   auto target = StringField(*body, "target");
-  if (!target.ok()) return SetError(res, target.status());
+  if (!target.ok()) return SetApiError(res, target.status());
   RenameRequest rreq;
   rreq.set_source(*source);
   rreq.set_target(*target);
   RenameReply reply;
   absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::Rename, rreq, &reply));
-  if (!s.ok()) return SetError(res, s);
+  if (!s.ok()) return SetApiError(res, s);
   SetJson(res, {{"source", *source}, {"target", *target}});
 }
 
-void HandleFileInfo(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+void HandleFileInfo(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {
   auto path = PathFromParam(req, "path");
-  if (!path.ok()) return SetError(res, path.status());
+  if (!path.ok()) return SetApiError(res, path.status());
   LookupRequest lreq;
   lreq.set_path(*path);
   LookupReply reply;
   absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::Lookup, lreq, &reply));
-  if (!s.ok()) return SetError(res, s);
+  if (!s.ok()) return SetApiError(res, s);
   nlohmann::json j = EntryJson(reply.entry());
   if (reply.entry().type() == Entry::FILE) {
     nlohmann::json chunks = nlohmann::json::array();
@@ -137,14 +137,14 @@ void HandleFileInfo(GatewayContext* ctx, const httplib::Request& req, httplib::R
   SetJson(res, j);
 }
 
-void HandleUsage(GatewayContext* ctx, const httplib::Request& req, httplib::Response& res) {
+void HandleUsage(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {
   auto path = PathFromParam(req, "path", /*required=*/false);
-  if (!path.ok()) return SetError(res, path.status());
+  if (!path.ok()) return SetApiError(res, path.status());
   UsageRequest ureq;
   ureq.set_path(*path);
   UsageReply reply;
   absl::Status s = FromGrpcStatus(ctx->master->Unary(&Master::StubInterface::Usage, ureq, &reply));
-  if (!s.ok()) return SetError(res, s);
+  if (!s.ok()) return SetApiError(res, s);
   nlohmann::json children = nlohmann::json::array();
   for (const auto& c : reply.children()) {
     children.push_back({{"name", c.name()},
@@ -160,15 +160,15 @@ void HandleUsage(GatewayContext* ctx, const httplib::Request& req, httplib::Resp
 
 }  // namespace
 
-void RegisterNamespaceRoutes(Router& router, GatewayContext* ctx) {
-  auto bind = [ctx](void (*fn)(GatewayContext*, const httplib::Request&, httplib::Response&)) {
-    return [ctx, fn](const httplib::Request& req, httplib::Response& res) { fn(ctx, req, res); };
+void RegisterNamespaceRoutes(HttpServer& http, GatewayContext* ctx) {
+  auto bind = [ctx](void (*fn)(GatewayContext*, const HttpRequest&, HttpResponse&)) {
+    return [ctx, fn](const HttpRequest& req, HttpResponse& res) { fn(ctx, req, res); };
   };
-  router.Get("/api/v1/list", bind(HandleList));
-  router.Post("/api/v1/mkdir", bind(HandleMkdir));
-  router.Post("/api/v1/rename", bind(HandleRename));
-  router.Get("/api/v1/fileinfo", bind(HandleFileInfo));
-  router.Get("/api/v1/usage", bind(HandleUsage));
+  http.Get("/api/v1/list", bind(HandleList));
+  http.Post("/api/v1/mkdir", bind(HandleMkdir));
+  http.Post("/api/v1/rename", bind(HandleRename));
+  http.Get("/api/v1/fileinfo", bind(HandleFileInfo));
+  http.Get("/api/v1/usage", bind(HandleUsage));
 }
 
 }  // namespace cairn::gateway

@@ -1,17 +1,15 @@
 // The gateway's REST routes, one module per area. Each Register* function
-// adds its routes through the Router; handlers borrow the GatewayContext,
+// adds its routes to the HttpServer; handlers borrow the GatewayContext,
 // which must outlive the server.
 #ifndef CAIRN_GATEWAY_ROUTES_H_
 #define CAIRN_GATEWAY_ROUTES_H_
 
-#include <httplib.h>
-
 #include <memory>
 
+#include "common/http_server.h"
 #include "common/master_client.h"
 #include "common/metrics.h"
 #include "gateway/chunk_io.h"
-#include "gateway/router.h"
 #include "gateway/uploader.h"
 
 namespace cairn::gateway {
@@ -24,11 +22,11 @@ struct GatewayContext {
 };
 
 // PUT/GET/HEAD/DELETE /api/v1/files/{path}
-void RegisterFileRoutes(Router& router, GatewayContext* ctx);
+void RegisterFileRoutes(HttpServer& http, GatewayContext* ctx);
 // /api/v1/list, mkdir, rename, fileinfo, usage
-void RegisterNamespaceRoutes(Router& router, GatewayContext* ctx);
+void RegisterNamespaceRoutes(HttpServer& http, GatewayContext* ctx);
 // /api/v1/cluster
-void RegisterClusterRoutes(Router& router, GatewayContext* ctx);
+void RegisterClusterRoutes(HttpServer& http, GatewayContext* ctx);
 
 }  // namespace cairn::gateway
 

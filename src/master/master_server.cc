@@ -1,29 +1,14 @@
 #include "master/master_server.h"
 
-#include <httplib.h>
-
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/api_errors.h"
+#include "common/http_server.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
 
 namespace cairn::master {
-namespace {
-
-// An error reply of the API's vocabulary (common/api_errors.h).
-void SetError(httplib::Response& res, const absl::Status& status) {
-  ApiError e = ApiErrorFor(status.code());
-  res.status = e.http_status;
-  nlohmann::json j;
-  j["error"] = {{"code", std::string(e.name)}, {"message", std::string(status.message())}};
-  res.set_content(j.dump() + "\n", "application/json");
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(
     const MasterServerOptions& options, Clock* clock) {
   auto s = std::unique_ptr<MasterServer>(new MasterServer());
@@ -32,7 +17,7 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(
   ASSIGN_OR_RETURN(s->grpc_,
                    StartGrpcServer(options.listen, {s->service_.get()}, options.announce));
   Master* m = s->master_.get();
-  httplib::Server& http = s->http_.server();
+  HttpServer& http = s->http_;
   AddStatusRoutes(
       http,
       [m]() -> absl::Status {
@@ -41,25 +26,25 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(
       },
       m->metrics());
   std::string root = options.master.root_dir;
-  http.Post("/admin/checkpoint", [m, root](const httplib::Request& req, httplib::Response& res) {
+  http.Post("/admin/checkpoint", [m, root](const HttpRequest& req, HttpResponse& res) {
     std::string name = absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(), absl::UTCTimeZone());
     std::string dir = cairn::StrCat(root, "/checkpoints/", name);
     std::filesystem::create_directories(root + "/checkpoints");
     absl::Status st = m->Checkpoint(dir, absl::Minutes(30));
-    if (!st.ok()) return SetError(res, st);
+    if (!st.ok()) return SetApiError(res, st);
     nlohmann::json j = {{"path", dir}, {"name", name}};
     res.set_content(j.dump() + "\n", "application/json");
   });
-  http.Post("/admin/drain", [m](const httplib::Request& req, httplib::Response& res) {
+  http.Post("/admin/drain", [m](const HttpRequest& req, HttpResponse& res) {
     uint64_t id = 0;
-    if (!absl::SimpleAtoi(req.get_param_value("node"), &id)) {
-      return SetError(res, absl::InvalidArgumentError("want ?node=ID"));
+    if (!absl::SimpleAtoi(req.param("node"), &id)) {
+      return SetApiError(res, absl::InvalidArgumentError("want ?node=ID"));
     }
-    if (absl::Status st = m->Drain(id); !st.ok()) return SetError(res, st);
+    if (absl::Status st = m->Drain(id); !st.ok()) return SetApiError(res, st);
     nlohmann::json j = {{"node", id}, {"state", "draining"}};
     res.set_content(j.dump() + "\n", "application/json");
   });
-  http.Post("/admin/gc/resume", [m](const httplib::Request&, httplib::Response& res) {
+  http.Post("/admin/gc/resume", [m](const HttpRequest&, HttpResponse& res) {
     m->ResumeGc();
     res.set_content("{\"gc\":\"resumed\"}\n", "application/json");
   });

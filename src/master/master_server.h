@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common/http_server.h"
 #include "common/net.h"
 #include "master/master.h"
 #include "master/master_service.h"
@@ -40,7 +41,7 @@ class MasterServer {
   std::unique_ptr<Master> master_;
   std::unique_ptr<MasterService> service_;
   GrpcServer grpc_;
-  HttpServer http_;
+  HttpServer http_{HttpServerOptions{.io_threads = 1, .worker_threads = 4}};
   int http_port_ = 0;
   bool shut_down_ = false;
 };

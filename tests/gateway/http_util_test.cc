@@ -1,6 +1,5 @@
 #include "gateway/http_util.h"
 
-#include "gateway/router.h"
 #include "test_util.h"
 
 namespace cairn::gateway {
@@ -78,43 +77,13 @@ TEST(SetErrorTest, SendsTheApiErrorNames) {
                         Case{absl::ResourceExhaustedError("m"), 507, "INSUFFICIENT_STORAGE"},
                         Case{absl::DataLossError("m"), 500, "DATA_LOSS"},
                         Case{absl::PermissionDeniedError("m"), 500, "INTERNAL"}}) {
-    httplib::Response res;
-    SetError(res, c.status);
+    HttpResponse res;
+    SetApiError(res, c.status);
     EXPECT_EQ(res.status, c.http) << c.status;
-    nlohmann::json body = nlohmann::json::parse(res.body);
+    nlohmann::json body = nlohmann::json::parse(res.body_);
     EXPECT_EQ(body["error"]["code"], c.name) << c.status;
     EXPECT_EQ(body["error"]["message"], "m");
   }
-}
-
-TEST(RouterTest, LabelsARouteByItsPatternsLiteralPrefix) {
-  EXPECT_EQ(Router::LabelOf(R"(/api/v1/files([\s\S]*))"), "/api/v1/files");
-  EXPECT_EQ(Router::LabelOf("/api/v1/list"), "/api/v1/list");
-  EXPECT_EQ(Router::LabelOf(R"(/ui/(.*))"), "/ui/");
-  EXPECT_EQ(Router::LabelOf("/metrics"), "/metrics");
-}
-
-TEST(RouterTest, ARequestCarriesTheLabelOfTheRouteThatServedIt) {
-  httplib::Server server;
-  Router router(&server);
-  std::string seen;
-  router.Get(R"(/api/v1/files(.*))",
-             [&](const httplib::Request&, httplib::Response&) { seen = Router::CurrentLabel(); });
-  router.Get(
-      "/", [&](const httplib::Request&, httplib::Response&) { seen = Router::CurrentLabel(); },
-      "/ui");
-  Router::Reset();
-  EXPECT_EQ(Router::CurrentLabel(), "other");
-  // Through the server's own dispatch, as a real request goes.
-  int port = server.bind_to_any_port("127.0.0.1");
-  std::thread t([&] { server.listen_after_bind(); });
-  httplib::Client client("127.0.0.1", port);
-  ASSERT_TRUE(client.Get("/api/v1/files/a/b"));
-  EXPECT_EQ(seen, "/api/v1/files");
-  ASSERT_TRUE(client.Get("/"));
-  EXPECT_EQ(seen, "/ui");
-  server.stop();
-  t.join();
 }
 
 }  // namespace
