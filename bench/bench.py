@@ -6,10 +6,13 @@ Measures, in one run (bench/run.sh builds the Release binaries and calls this):
      the disk), one writer, a sequential read of an uncached file, loopback TCP;
   2. a large file (1 GiB) uploaded and downloaded through the gateway with curl,
      with the gateway's peak RSS;
-  3. small files (4 KiB, 1 MiB): PUT and GET from 16 keep-alive clients;
-  4. master metadata ops over gRPC: mkdir, create, stat;
-  5. master RSS per chunk with one million chunks (in-process Master);
-  6. repair: bench/repair_bench.py.
+  3. small files (4 KiB, 1 MiB): PUT and GET from 16 keep-alive clients, and
+     4 KiB from 256;
+  4. idle connections: the gateway's RSS with 1,000 idle keep-alive
+     connections open, and the 4 KiB GET rate of 16 clients with and without them;
+  5. master metadata ops over gRPC: mkdir, create, stat;
+  6. master RSS per chunk with one million chunks (in-process Master);
+  7. repair: bench/repair_bench.py.
 and writes bench/results/<timestamp>.json and .md (and latest.md). With --quick
 (smaller sizes, shorter phases) the results go to bench/results/tmp/ instead.
 
@@ -27,6 +30,7 @@ import json
 import os
 import platform
 import re
+import resource
 import select
 import shutil
 import signal
@@ -419,24 +423,90 @@ def profile(cluster, daemons, tools, source, profile_dir):
     return result
 
 
-def measure_small(tools, cluster, daemons, seconds, clients):
+def loadgen(tools, gw, daemons, what, op, clients, seconds, prefix, *args):
+    """One cairn-loadgen run, with its Phase (the gateway's peak RSS watched)."""
+    with Phase(f"{what}: {op.upper()} x {clients} clients", daemons, ["gateway"]) as p:
+        r = run_json([tools / "cairn-loadgen", "--gateway", gw, "--op", op, "--clients", clients,
+                      "--seconds", seconds, "--prefix", prefix, *args])
+    r["phase"] = p.result
+    return r
+
+
+def files_of(put):
+    """cairn-loadgen --files for a GET of what `put` wrote."""
+    return ["--files", ",".join(str(n) for n in put["written"])]
+
+
+def measure_small(tools, cluster, daemons, seconds, clients, many_clients):
+    """PUT, then GET of what it wrote: 4 KiB and 1 MiB files from `clients`
+    keep-alive clients (put_4k, get_4k, put_1m, get_1m), then 4 KiB files from
+    `many_clients` (put_4k_<n>c, get_4k_<n>c)."""
     out = {}
     gw = cluster.gateway.http
-    for size, label in ((4096, "4k"), (MIB, "1m")):
-        prefix = f"/bench/small/{label}"
-        with Phase(f"small: PUT {label} x {clients} clients", daemons, ["gateway"]) as p:
-            put = run_json([tools / "cairn-loadgen", "--gateway", gw, "--op", "put", "--size", size,
-                            "--clients", clients, "--seconds", seconds, "--prefix", prefix])
-        put["phase"] = p.result
-        out[f"put_{label}"] = put
+    for size, label, n in ((4096, "4k", clients), (MIB, "1m", clients),
+                           (4096, "4k", many_clients)):
+        key = label if n == clients else f"{label}_{n}c"
+        prefix = f"/bench/small/{key}"
+        put = loadgen(tools, gw, daemons, f"small {label}", "put", n, seconds, prefix,
+                      "--size", size)
+        out[f"put_{key}"] = put
         if not any(put["written"]):
-            raise RuntimeError(f"PUT {label}: no client wrote a file: {put}")
-        files = ",".join(str(n) for n in put["written"])
-        with Phase(f"small: GET {label} x {clients} clients", daemons, ["gateway"]) as p:
-            get = run_json([tools / "cairn-loadgen", "--gateway", gw, "--op", "get", "--clients",
-                            clients, "--seconds", seconds, "--prefix", prefix, "--files", files])
-        get["phase"] = p.result
-        out[f"get_{label}"] = get
+            raise RuntimeError(f"PUT {key}: no client wrote a file: {put}")
+        out[f"get_{key}"] = loadgen(tools, gw, daemons, f"small {label}", "get", n, seconds,
+                                    prefix, *files_of(put))
+    return out
+
+
+def measure_idle(tools, cluster, daemons, seconds, idle, clients, small):
+    """The gateway's RSS before and after `idle` keep-alive connections that
+    each served a GET /health are opened (cairn-loadgen --op idle holds them),
+    and the 4 KiB GET rate of `clients` clients without them, then with them
+    (the small phase's 4 KiB files). The gateway is restarted first: free heap
+    earlier phases left (glibc keeps up to 64 MiB, TuneDaemonProcess) would
+    hide the connections' memory; the run without them warms it up again."""
+    put = (small or {}).get("put_4k")
+    if not put or not any(put["written"]):
+        raise RuntimeError("needs the small phase's 4 KiB files")
+    gw = cluster.gateway
+    log("idle connections: restarting the gateway")
+    gw.stop()
+    gw.start(reuse_ports=True)
+    gw.wait_ready()
+    pid = daemons["gateway"] = gw.proc.pid
+    # The gateway's own limit must allow the connections (the opener raises its own).
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    want = idle + clients + 1024
+    out = {"gateway_nofile": soft}
+    if soft != resource.RLIM_INFINITY and soft < want:
+        soft = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        out["gateway_nofile_raised_to"] = soft
+    prefix, files = "/bench/small/4k", files_of(put)
+    out["without"] = loadgen(tools, gw.http, daemons, "idle connections: none", "get", clients,
+                             seconds, prefix, *files)
+    out["rss_before"] = proc_status(pid, "VmRSS")
+    argv = [tools / "cairn-loadgen", "--gateway", gw.http, "--op", "idle", "--clients", idle,
+            "--seconds", seconds + 600]
+    log("  $ " + " ".join(str(a) for a in argv))
+    opener = subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = opener.stdout.readline()  # {"ready": true, ...} once the replies are in
+        if not line:
+            raise RuntimeError(f"cairn-loadgen --op idle exited {opener.wait()}: "
+                               f"{opener.stderr.read().strip()[-2000:]}")
+        out["ready"] = json.loads(line)
+        log(f"  {out['ready']}")
+        time.sleep(0.2)  # the last replies were only just written
+        out["rss_after"] = proc_status(pid, "VmRSS")
+        out["with"] = loadgen(tools, gw.http, daemons, f"idle connections: {idle}", "get",
+                              clients, seconds, prefix, *files)
+        stdout, _ = opener.communicate(input="", timeout=60)  # EOF on stdin: it closes them
+        out["idle"] = json.loads(stdout.strip().splitlines()[-1])
+    finally:
+        if opener.poll() is None:
+            opener.kill()
+            opener.wait()
     return out
 
 
@@ -579,25 +649,57 @@ def build_summary(r):
             row("large", f"gateway peak RSS during {what}", peak, "MiB", target=
                 f"<= {TARGETS['gateway_peak_rss_mib']} (bounded)",
                 met=peak <= TARGETS["gateway_peak_rss_mib"])
+    def loadgen_note(s):
+        cpu = sum(s["phase"]["daemon_cpu_s"].values())
+        fair = (f", {s['client_ops_min']:,}-{s['client_ops_max']:,} per client"
+                if "client_ops_min" in s else "")
+        return (f"p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, {s['mib_s']:.1f} MiB/s, "
+                f"{s['errors']} errors, {s['connections']} TCP connections; "
+                f"{s['ops'] / cpu if cpu else 0:,.0f} ops per daemon CPU-second; "
+                f"{s['ops']:,} ops in {s['seconds']:.1f} s{fair}")
+
     S = r.get("small")
     if S:
+        # The targets are for 16 clients; more clients (put_4k_256c...) follow each row.
         for key, label, target in (("put_4k", "4 KiB PUT", TARGETS["put_4k_ops"]),
                                    ("get_4k", "4 KiB GET", TARGETS["get_4k_ops"]),
                                    ("put_1m", "1 MiB PUT", None), ("get_1m", "1 MiB GET", None)):
-            s = S[key]
-            cpu = sum(s["phase"]["daemon_cpu_s"].values())
-            note = (f"p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, {s['mib_s']:.1f} MiB/s, "
-                    f"{s['errors']} errors, {s['connections']} TCP connections; "
-                    f"{s['ops'] / cpu if cpu else 0:,.0f} ops per daemon CPU-second")
-            row("small", f"{label}, {s['clients']} clients", s["ops_per_s"], "ops/s",
-                target=f">= {target:,}" if target else None,
-                met=(s["ops_per_s"] >= target and s["errors"] == 0) if target else None,
-                note=note)
+            more = sorted((k for k in S if re.fullmatch(key + r"_\d+c", k)),
+                          key=lambda k: S[k]["clients"])
+            for k in [key] + more:
+                s = S[k]
+                t = target if k == key else None
+                row("small", f"{label}, {s['clients']} clients", s["ops_per_s"], "ops/s",
+                    target=f">= {t:,}" if t else None,
+                    met=(s["ops_per_s"] >= t and s["errors"] == 0) if t else None,
+                    note=loadgen_note(s))
         s = S["put_1m"]
         peak = s["phase"]["gateway_peak_rss_mib"]
         row("small", f"gateway peak RSS during {s['clients']} concurrent 1 MiB PUTs", peak, "MiB",
             target=f"<= {TARGETS['gateway_peak_rss_mib']} (bounded)",
             met=peak <= TARGETS["gateway_peak_rss_mib"])
+    I = r.get("idle")
+    if I:
+        ready, end, n = I["ready"], I["idle"], I["ready"]["clients"]
+        before, after, held = I["rss_before"], I["rss_after"], ready["open"]
+        closed = (f"; the gateway closed {end['closed_by_server']:,} while held, the first "
+                  f"after {end['first_close_after_idle_s']:.1f} s idle"
+                  if end.get("closed_by_server") else "")
+        row("connections", f"gateway RSS with {n:,} idle keep-alive connections open", after / MIB,
+            "MiB", note=f"{before / MIB:.1f} MiB before (gateway restarted, then warmed up); "
+                        f"{ready['answered']:,} of {n:,} answered GET /health within "
+                        f"{ready['open_seconds']:.1f} s, {held:,} open when measured, "
+                        f"{end['open']:,} still open at the end{closed}"
+                        + (f"; first error: {end['first_error'][:100]}"
+                           if end.get("first_error") else ""))
+        row("connections", "gateway RSS per idle keep-alive connection",
+            (after - before) / held / 1024 if held else None, "KiB",
+            note=f"(RSS with - before) / {held:,} connections open")
+        w, wo = I["with"], I["without"]
+        row("connections", f"4 KiB GET, {w['clients']} clients, {n:,} idle connections open",
+            w["ops_per_s"], "ops/s", f"{wo['clients']} clients, none idle", wo["ops_per_s"],
+            note=loadgen_note(w) + f"; none idle: p50 {wo['p50_ms']:.1f} ms, "
+                                   f"p99 {wo['p99_ms']:.1f} ms, {wo['errors']} errors")
     M = r.get("meta")
     if M:
         for key, label, target in (("lookup", "master stat (Lookup, empty file)",
@@ -731,7 +833,7 @@ def main():
     ap.add_argument("--bin-dir", default=str(REPO / "build-release" / "bin"))
     ap.add_argument("--quick", action="store_true", help="smaller sizes, shorter phases")
     ap.add_argument("--skip", default="", help="comma-separated phases to skip: "
-                    "limits,large,small,meta,memory,repair")
+                    "limits,large,small,idle,meta,memory,repair")
     ap.add_argument("--profile", action="store_true",
                     help="perf record the daemons during one more large upload, download and "
                          "metadata run (reports under bench/results/tmp/<timestamp>-profile/)")
@@ -813,7 +915,7 @@ def main():
                             str(large_bytes), "--writers", "1", "--keep"], check=True,
                            stdout=subprocess.DEVNULL)
             (base / "disk-0").rename(source)
-        if not {"large", "small", "meta"} <= skip:
+        if not {"large", "small", "idle", "meta"} <= skip:
             log("starting the cluster")
             cluster = cluster_mod.Cluster(base / "cluster", num_chunkservers=3,
                                           chunk_size="64MiB")
@@ -825,7 +927,9 @@ def main():
             result["large"] = attempt("large", lambda: measure_large(
                 cluster, daemons, source, large_bytes, repeat))
             result["small"] = attempt("small", lambda: measure_small(
-                tools, cluster, daemons, small_seconds, 16))
+                tools, cluster, daemons, small_seconds, 16, 256))
+            result["idle"] = attempt("idle", lambda: measure_idle(
+                tools, cluster, daemons, small_seconds, 1000, 16, result.get("small")))
             result["meta"] = attempt("meta", lambda: measure_meta(
                 tools, cluster, daemons, meta_seconds, 8, result.get("small")))
             if args.profile:
