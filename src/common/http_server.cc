@@ -56,6 +56,9 @@ constexpr uint64_t kDrainLimit = 64 << 20;
 // long (after our reply and FIN), so the reply is not lost to a reset.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 1 << 20;
+// Stop waits this long for connections to wind down (a closing one lingers)
+// before it cuts the rest.
+constexpr absl::Duration kStopGrace = absl::Seconds(3);
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // The methods of RFC 9110 and PATCH: on a path with no route for them, 405.
@@ -868,19 +871,30 @@ absl::StatusOr<HostPort> HttpServer::Start(std::string_view listen, bool announc
 void HttpServer::Stop() {
   Impl& s = *impl_;
   if (s.io_threads.empty() || s.stopping.exchange(true)) return;
+  // On the acceptor's strand, where accepted connections register: one
+  // accepted before this is aborted here, one after sees `stopping`.
   net::post(s.acceptor->get_executor(), [&s] {
     ErrorCode ec;
     s.acceptor->close(ec);
     s.accept_retry->cancel();
-  });
-  {
-    absl::MutexLock lock(&s.conns_mu);
-    for (auto& [id, weak] : s.conns) {
-      if (auto c = weak.lock()) c->Abort();
+    // Collected first: the last reference to a connection may drop here, and
+    // its destructor unregisters it under conns_mu.
+    std::vector<std::shared_ptr<Impl::Connection>> live;
+    {
+      absl::MutexLock lock(&s.conns_mu);
+      for (auto& [id, weak] : s.conns) {
+        if (auto c = weak.lock()) live.push_back(std::move(c));
+      }
     }
-  }
+    for (auto& c : live) c->Abort();
+  });
   s.workers->Stop();  // running routes finish; their I/O fails at once
   s.work.reset();
+  // The aborts run on the I/O threads, which return once every connection has
+  // wound down. Stopping the loop before that would leave sockets open (the
+  // closes queued, never run) until the server is destroyed.
+  const absl::Time deadline = absl::Now() + kStopGrace;
+  while (!s.ioc.stopped() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   s.ioc.stop();
   for (std::thread& t : s.io_threads) t.join();
 }
