@@ -1,5 +1,8 @@
 #include "gateway/chunk_io.h"
 
+#include <algorithm>
+
+#include "absl/cleanup/cleanup.h"
 #include "common/crc32c.h"
 #include "common/logging.h"
 #include "common/net.h"
@@ -107,18 +110,51 @@ absl::StatusOr<ChunkRef> ChunkPipelineWriter::Finish() {
   return ref;
 }
 
-absl::Status ReadChunkRange(ChunkIo* io, const ChunkRef& chunk,
-                            const std::vector<NodeAddress>& replicas, uint64_t offset,
-                            uint64_t length, const std::function<bool(std::string_view)>& sink) {
+std::vector<NodeAddress> ReadLoad::Order(const ChunkLocations& locations) const {
+  std::vector<NodeAddress> order(locations.replicas().begin(), locations.replicas().end());
+  const size_t alive = std::min<size_t>(locations.alive(), order.size());
+  if (alive > 1) {
+    absl::MutexLock lock(&mu_);
+    auto load = [&](const NodeAddress& r) {
+      auto it = in_flight_.find(r.address());
+      return it == in_flight_.end() ? 0 : it->second;
+    };
+    size_t best = 0;
+    int best_load = load(order[0]);
+    for (size_t i = 1; i < alive; ++i) {
+      if (int l = load(order[i]); l < best_load) best = i, best_load = l;
+    }
+    std::rotate(order.begin(), order.begin() + best, order.begin() + best + 1);
+  }
+  return order;
+}
+
+void ReadLoad::Begin(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  ++in_flight_[address];
+}
+
+void ReadLoad::End(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = in_flight_.find(address); it != in_flight_.end() && --it->second <= 0) {
+    in_flight_.erase(it);
+  }
+}
+
+absl::Status ReadChunkRange(ChunkIo* io, uint64_t handle, uint64_t version,
+                            const ChunkLocations& locations, uint64_t offset, uint64_t length,
+                            const std::function<bool(std::string_view)>& sink) {
   uint64_t done = 0;
   absl::Status last =
-      absl::UnavailableError(cairn::StrCat("chunk ", chunk.handle(), " has no live replica"));
-  for (const NodeAddress& replica : replicas) {
+      absl::UnavailableError(cairn::StrCat("chunk ", handle, " has no live replica"));
+  for (const NodeAddress& replica : io->load.Order(locations)) {
+    io->load.Begin(replica.address());
+    absl::Cleanup end_load = [&] { io->load.End(replica.address()); };
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
     ReadChunkRequest req;
-    req.set_handle(chunk.handle());
-    req.set_version(chunk.version());
+    req.set_handle(handle);
+    req.set_version(version);
     req.set_offset(offset + done);
     req.set_length(length - done);
     auto reader = io->pool.Get(replica.address())->ReadChunk(&ctx, req);
@@ -152,7 +188,7 @@ absl::Status ReadChunkRange(ChunkIo* io, const ChunkRef& chunk,
     }
     if (s.ok() && done == length) return absl::OkStatus();
     if (s.ok()) s = absl::DataLossError(cairn::StrCat("short read: ", done, " of ", length));
-    spdlog::warn("read of chunk {} from {} failed ({}); trying the next replica", chunk.handle(),
+    spdlog::warn("read of chunk {} from {} failed ({}); trying the next replica", handle,
                  replica.address(), s.ToString());
     last = s;
   }

@@ -11,7 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/net.h"
 #include "common/rpc_watchdog.h"
@@ -23,14 +26,31 @@ namespace cairn::gateway {
 // One channel per chunkserver address.
 using ChunkserverPool = StubCache<cairn::Chunkserver>;
 
-// What the gateway's chunk I/O shares: the channels and the watchdog that
-// cancels stalled calls. Thread-safe.
+// Reads in flight from this gateway per chunkserver, so that a read goes to
+// the least loaded of a chunk's healthy replicas. Thread-safe.
+class ReadLoad {
+ public:
+  // `replicas` reordered for reading: the one with the fewest reads in
+  // flight among the first `alive` leads (ties keep the given order, which
+  // the master rotates per chunk); the others follow in their order.
+  std::vector<NodeAddress> Order(const ChunkLocations& locations) const;
+  void Begin(const std::string& address);
+  void End(const std::string& address);
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);
+};
+
+// What the gateway's chunk I/O shares: the channels, the watchdog that
+// cancels stalled calls, and the read load. Thread-safe.
 struct ChunkIo {
   ChunkIo() = default;
   explicit ChunkIo(ChunkserverPool::Factory factory) : pool(std::move(factory)) {}
   ChunkserverPool pool;
   RpcWatchdog watchdog;
   StallTimeouts timeouts;
+  ReadLoad load;
 };
 
 // Streams one chunk to the first replica of a pipeline, which forwards it to
@@ -77,14 +97,15 @@ class ChunkPipelineWriter {
   uint64_t failed_node_ = 0;
 };
 
-// Reads [offset, offset+length) of `chunk` (length > 0), trying `replicas` in
-// order and resuming on the next one after any error, stall
-// (io->timeouts.read), timeout or checksum mismatch. `sink` gets
-// verified bytes in order; if it returns false the read stops with
-// Cancelled. Unavailable/DataLoss when every replica failed.
-absl::Status ReadChunkRange(ChunkIo* io, const ChunkRef& chunk,
-                            const std::vector<NodeAddress>& replicas, uint64_t offset,
-                            uint64_t length, const std::function<bool(std::string_view)>& sink);
+// Reads [offset, offset+length) of chunk `handle` at `version` (length > 0)
+// from its `locations`, in the order ReadLoad::Order gives, resuming on the
+// next replica after any error, stall (io->timeouts.read), timeout or
+// checksum mismatch. `sink` gets verified bytes in order; if it returns false
+// the read stops with Cancelled. Unavailable/DataLoss when every replica
+// failed.
+absl::Status ReadChunkRange(ChunkIo* io, uint64_t handle, uint64_t version,
+                            const ChunkLocations& locations, uint64_t offset, uint64_t length,
+                            const std::function<bool(std::string_view)>& sink);
 
 }  // namespace cairn::gateway
 

@@ -4,9 +4,8 @@
 // a byte range of it into a sink, each chunk's part read from its replicas
 // with failover and CRC32C verification (chunk_io.h).
 //
-// A file is a sequence of pieces, each a byte range of one chunk. MapRange()
-// is the one place that turns a range of a file into pieces: chunks may have
-// any size, so the extent change (files over shared chunks) changes it alone.
+// A file is a sequence of extents, each a byte range of one chunk. MapRange()
+// is the one place that turns a range of a file into pieces of extents.
 //
 // Not thread-safe; one per request.
 #ifndef CAIRN_GATEWAY_DOWNLOADER_H_
@@ -31,17 +30,19 @@ struct ByteRange {
   uint64_t length = 0;
 };
 
-// Part of one chunk: `length` bytes from `chunk_offset` of chunk `index`.
+// Part of one extent: `length` bytes from `chunk_offset` of the chunk of
+// extent `index`.
 struct Piece {
   int index = 0;
   uint64_t chunk_offset = 0;
   uint64_t length = 0;
 };
 
-// The pieces holding `range` of `file`, in order. Chunk i holds the bytes
-// after those of chunks 0..i-1, each as long as its own size. A range past
-// the end is cut at the end. REQUIRES: the chunks' sizes add up to the
-// file's length (the master checks it at commit).
+// The pieces holding `range` of `file`, in order. Extent i holds the bytes
+// after those of extents 0..i-1, as many as its length, starting at its
+// offset in its chunk. A range past the end is cut at the end. REQUIRES: the
+// extents' lengths add up to the file's length (the master checks it at
+// commit).
 std::vector<Piece> MapRange(const FileMeta& file, ByteRange range);
 
 // Gets bytes in order; returning false stops the read with Cancelled.
@@ -53,7 +54,8 @@ class Downloader {
   Downloader(MasterClient* master, ChunkIo* io, std::string path);
 
   // Looks the file up. NotFound, InvalidArgument for a directory,
-  // Unavailable when a chunk has no live replica, or the master's error.
+  // Unavailable when an extent's chunk has no live replica, or the master's
+  // error.
   absl::Status Open();
   // REQUIRES: Open() succeeded.
   const Entry& entry() const { return file_.entry(); }

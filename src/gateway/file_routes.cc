@@ -51,7 +51,7 @@ void HandlePut(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {
   SetJson(res,
           {{"path", entry->path()},
            {"size", entry->file().length()},
-           {"chunks", entry->file().chunks_size()},
+           {"chunks", entry->file().extents_size()},
            {"sha256", entry->file().sha256()}},
           201);
 }

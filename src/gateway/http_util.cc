@@ -75,7 +75,7 @@ nlohmann::json EntryJson(const Entry& e) {
   if (e.type() == Entry::FILE) {
     j["size"] = e.file().length();
     j["sha256"] = e.file().sha256();
-    j["chunks"] = e.file().chunks_size();
+    j["chunks"] = e.file().extents_size();
     j["replication"] = e.file().replication();
   } else {
     j["size"] = 0;

@@ -115,11 +115,14 @@ void HandleFileInfo(GatewayContext* ctx, const HttpRequest& req, HttpResponse& r
   if (!s.ok()) return SetApiError(res, s);
   nlohmann::json j = EntryJson(reply.entry());
   if (reply.entry().type() == Entry::FILE) {
+    // One element per extent (for whole-chunk files, per chunk).
     nlohmann::json chunks = nlohmann::json::array();
-    const auto& refs = reply.entry().file().chunks();
+    const auto& refs = reply.entry().file().extents();
     for (int i = 0; i < refs.size(); ++i) {
       nlohmann::json replicas = nlohmann::json::array();
+      uint32_t chunk_crc = 0;
       if (i < reply.locations_size()) {
+        chunk_crc = reply.locations(i).chunk_crc32c();
         for (const NodeAddress& r : reply.locations(i).replicas()) {
           replicas.push_back(
               {{"node_id", r.node_id()}, {"address", r.address()}, {"zone", r.zone()}});
@@ -128,8 +131,9 @@ void HandleFileInfo(GatewayContext* ctx, const HttpRequest& req, HttpResponse& r
       chunks.push_back({{"index", i},
                         {"handle", refs[i].handle()},
                         {"version", refs[i].version()},
-                        {"size", refs[i].size()},
-                        {"crc32c", refs[i].crc32c()},
+                        {"offset", refs[i].offset()},
+                        {"size", refs[i].length()},
+                        {"crc32c", chunk_crc},  // of the whole chunk
                         {"replicas", replicas}});
     }
     j["chunks"] = chunks;

@@ -81,6 +81,7 @@ absl::Status Uploader::Start() {
   req.set_if_none_match(options_.if_none_match);
   req.set_replication(options_.replication);
   req.set_allocate_first_chunk(options_.expected_length > 0);
+  if (options_.expected_length > 0) req.set_expected_length(options_.expected_length);
   StartUploadReply reply;
   RETURN_IF_ERROR(FromGrpcStatus(master_->Unary(&Master::StubInterface::StartUpload, req, &reply)));
   if (reply.has_first_chunk()) first_chunk_ = std::move(*reply.mutable_first_chunk());
@@ -100,6 +101,10 @@ absl::Status Uploader::BeginChunk(Chunk* chunk) {
   AllocateChunkRequest req;
   req.set_upload_id(upload_id_);
   req.set_index(chunk->index);
+  const uint64_t offset = static_cast<uint64_t>(chunk->index) * chunk_size_;
+  if (options_.expected_length > offset) {
+    req.set_expected_size(std::min(options_.expected_length - offset, chunk_size_));
+  }
   for (uint64_t n : excluded_) req.add_exclude_nodes(n);
   AllocateChunkReply allocation;
   RETURN_IF_ERROR(

@@ -10,20 +10,20 @@ void GarbageCollector::OnUnknownReplica(Node& node, const ReplicaInfo& r,
   if (allowed) node.deletes.push_back(r);
 }
 
-void GarbageCollector::Forget(const std::vector<ChunkRef>& refs, ChunkTable& chunks,
+void GarbageCollector::Forget(const std::vector<uint64_t>& handles, ChunkTable& chunks,
                               absl::Time now) {
   absl::Time due = now + grace_;
-  for (const ChunkRef& ref : refs) {
-    const Chunk* c = chunks.Find(ref.handle());
+  for (uint64_t handle : handles) {
+    const Chunk* c = chunks.Find(handle);
     if (c == nullptr) continue;
     Doomed d;
     d.due = due;
-    d.replica.set_handle(ref.handle());
+    d.replica.set_handle(handle);
     d.replica.set_version(c->version);
     d.nodes = c->nodes;
     doomed_.push_back(std::move(d));
-    doomed_handles_.insert(ref.handle());
-    chunks.Erase(ref.handle());
+    doomed_handles_.insert(handle);
+    chunks.Erase(handle);
   }
 }
 

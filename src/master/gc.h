@@ -40,9 +40,10 @@ class GarbageCollector {
 
   // `node` reported replica `r`, which `chunks` does not know at its version.
   void OnUnknownReplica(Node& node, const ReplicaInfo& r, const UploadTable& uploads, bool allowed);
-  // Removes the chunks of deleted or replaced files from `chunks`; their
-  // replicas are deleted once the grace period from `now` is over.
-  void Forget(const std::vector<ChunkRef>& refs, ChunkTable& chunks, absl::Time now);
+  // Removes chunks that no file references any more (of deleted or replaced
+  // files) from `chunks`; their replicas are deleted once the grace period
+  // from `now` is over.
+  void Forget(const std::vector<uint64_t>& handles, ChunkTable& chunks, absl::Time now);
   // `upload` was dropped (committed, aborted or expired): its allocations
   // that no file references are deleted at once.
   void DropAllocations(const Upload& upload, const ChunkTable& chunks, NodeRegistry& nodes);

@@ -243,10 +243,10 @@ absl::Status Master::Rename(const std::string& source, const std::string& target
 
 absl::StatusOr<DeleteReply> Master::Delete(const std::string& path, bool recursive) {
   RETURN_IF_ERROR(ValidatePath(path));
-  std::vector<ChunkRef> removed;
-  RETURN_IF_ERROR(store_->Delete(path, recursive, &removed));
+  std::vector<uint64_t> released;
+  RETURN_IF_ERROR(store_->Delete(path, recursive, &released));
   absl::MutexLock lock(&mu_);
-  gc_.Forget(removed, chunks_, clock_->Now());
+  gc_.Forget(released, chunks_, clock_->Now());
   return DeleteReply();
 }
 
@@ -271,17 +271,26 @@ absl::StatusOr<LookupReply> Master::Lookup(const std::string& path) {
   ASSIGN_OR_RETURN(*reply.mutable_entry(), store_->Get(path));
   if (reply.entry().type() != Entry::FILE) return reply;
   absl::Time now = clock_->Now();
-  for (const ChunkRef& c : reply.entry().file().chunks()) {
+  for (const Extent& x : reply.entry().file().extents()) {
     ChunkLocations* locs = reply.add_locations();
-    const Chunk* chunk = chunks_.Find(c.handle());
+    const Chunk* chunk = chunks_.Find(x.handle());
     if (chunk == nullptr) continue;
-    std::vector<std::pair<NodeState, uint32_t>> order;
+    locs->set_chunk_crc32c(chunk->crc32c);
+    absl::InlinedVector<uint32_t, 3> alive, stale;
     for (uint32_t node : chunk->nodes) {
       NodeState s = nodes_.State(nodes_.Get(node), now);
-      if (s != NodeState::kDead) order.emplace_back(s, node);
+      if (s == NodeState::kAlive) alive.push_back(node);
+      if (s == NodeState::kStale) stale.push_back(node);
     }
-    std::stable_sort(order.begin(), order.end());
-    for (const auto& [state, node] : order) *locs->add_replicas() = nodes_.Address(node);
+    // Every chunk's readers start at a different holder (handles are
+    // consecutive), so reads spread over the replicas instead of all going
+    // to the node that placement happened to list first.
+    if (!alive.empty()) {
+      std::rotate(alive.begin(), alive.begin() + x.handle() % alive.size(), alive.end());
+    }
+    for (uint32_t node : alive) *locs->add_replicas() = nodes_.Address(node);
+    for (uint32_t node : stale) *locs->add_replicas() = nodes_.Address(node);
+    locs->set_alive(static_cast<uint32_t>(alive.size()));
   }
   return reply;
 }

@@ -1,4 +1,6 @@
 // The upload half of Master (master.h): start, allocate, commit, abort.
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "common/check.h"
@@ -43,6 +45,9 @@ absl::StatusOr<StartUploadReply> Master::StartUpload(const StartUploadRequest& r
   if (req.allocate_first_chunk()) {
     AllocateChunkRequest areq;
     areq.set_upload_id(id);
+    if (req.has_expected_length()) {
+      areq.set_expected_size(std::min(req.expected_length(), options_.chunk_size));
+    }
     auto first = AllocateChunk(areq);
     if (!first.ok()) {
       AbortUpload(id).IgnoreError();
@@ -73,26 +78,38 @@ absl::StatusOr<AllocateChunkReply> Master::AllocateChunk(const AllocateChunkRequ
   absl::Time now = clock_->Now();
   u->last_activity = now;
   absl::flat_hash_set<uint64_t> exclude(req.exclude_nodes().begin(), req.exclude_nodes().end());
-  std::vector<PlacementCandidate> candidates =
-      nodes_.PlacementCandidates(now, exclude, options_.chunk_size);
+  std::vector<PlacementCandidate> candidates = nodes_.PlacementCandidates(now, exclude);
+  // What the chunk will take on each node: a whole chunk unless the writer
+  // said how much it will write.
+  const uint64_t charge = req.has_expected_size()
+                              ? std::clamp<uint64_t>(req.expected_size(), 1, options_.chunk_size)
+                              : options_.chunk_size;
   if (candidates.size() < u->replication) {
     return absl::UnavailableError(
         cairn::StrCat("only ", candidates.size(), " chunkservers alive, need ", u->replication));
   }
   PlacementOptions popts;
-  popts.chunk_size = options_.chunk_size;
+  popts.chunk_size = charge;
   std::vector<uint64_t> chosen = ChooseReplicas(std::move(candidates), u->replication, popts);
   if (chosen.size() < u->replication) {
     return absl::ResourceExhaustedError(cairn::StrCat(
         "only ", chosen.size(), " chunkservers have room for a chunk, need ", u->replication));
   }
   ASSIGN_OR_RETURN(uint64_t handle, NextHandleLocked());
+  // The pipeline's head receives the writer's stream and forwards it: rotate
+  // it over the chosen nodes, which would otherwise list the same node first
+  // for every chunk when replication equals the node count.
+  if (!chosen.empty()) {
+    std::rotate(chosen.begin(), chosen.begin() + handle % chosen.size(), chosen.end());
+  }
   AllocateChunkReply reply;
   reply.mutable_chunk()->set_handle(handle);
   reply.mutable_chunk()->set_version(1);
   for (uint64_t id : chosen) {
     *reply.add_replicas() = nodes_.Address(id);
-    ++nodes_.Get(id).recent;
+    Node& n = nodes_.Get(id);
+    ++n.recent;
+    n.recent_bytes += charge;
   }
   uploads_.AddAllocation(req.upload_id(), {handle, chosen});
   return reply;
@@ -167,20 +184,33 @@ absl::StatusOr<Entry> Master::CommitUpload(const CommitUploadRequest& req) {
       chunks_.AddCommitted(c.chunk(), replication, c.nodes());
     }
   }
+  // The file is its chunks, each whole, in order.
   FileMeta meta;
   meta.set_length(req.length());
   meta.set_replication(replication);
   meta.set_sha256(req.sha256());
-  for (const CommittedChunk& c : req.chunks()) *meta.add_chunks() = c.chunk();
-  std::vector<ChunkRef> replaced;
-  auto entry = store_->PutFile(path, meta, NowMs(), if_none_match, &replaced);
+  std::vector<std::pair<uint64_t, ChunkRecord>> written;
+  for (const CommittedChunk& c : req.chunks()) {
+    Extent* x = meta.add_extents();
+    x->set_handle(c.chunk().handle());
+    x->set_version(c.chunk().version());
+    x->set_length(c.chunk().size());
+    ChunkRecord rec;
+    rec.set_version(c.chunk().version());
+    rec.set_size(c.chunk().size());
+    rec.set_crc32c(c.chunk().crc32c());
+    rec.set_replication(replication);
+    written.emplace_back(c.chunk().handle(), std::move(rec));
+  }
+  std::vector<uint64_t> released;
+  auto entry = store_->PutFile(path, meta, written, NowMs(), if_none_match, &released);
   absl::MutexLock lock(&mu_);
   if (!entry.ok()) {
     for (const CommittedChunk& c : req.chunks()) chunks_.Erase(c.chunk().handle());
   } else {
     // A Lookup holds mu_ from reading the entry to resolving its chunks, so a
     // reader that saw the old entry still finds the old chunks' locations.
-    gc_.Forget(replaced, chunks_, clock_->Now());
+    gc_.Forget(released, chunks_, clock_->Now());
   }
   // Allocations not in the file (retried chunks, or all of a failed commit)
   // become garbage.

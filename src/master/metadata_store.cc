@@ -12,6 +12,12 @@ namespace cairn::master {
 namespace {
 
 constexpr char kHandleMarkKey[] = "m/handle_mark";
+constexpr char kFormatKey[] = "m/format";
+// 1: files list whole chunks (FileMeta.chunks), chunk records count nothing.
+// 2: files list extents, chunk records count the extents naming them.
+constexpr uint64_t kFormat = 2;
+// Mutations per WriteBatch while migrating.
+constexpr int kMigrateBatch = 10000;
 
 std::string NsKey(std::string_view path) { return cairn::StrCat("n", path); }
 
@@ -34,6 +40,8 @@ uint64_t DecodeU64Key(std::string_view key) {
 }
 
 std::string ChunkKey(uint64_t handle) { return U64Key('c', handle); }
+std::string U64Value(uint64_t v) { return U64Key('x', v).substr(1); }
+uint64_t DecodeU64Value(std::string_view v) { return DecodeU64Key(cairn::StrCat("x", v)); }
 std::string NodeKey(uint64_t id) { return U64Key('s', id); }
 
 absl::Status FromRocks(const rocksdb::Status& s) {
@@ -80,11 +88,109 @@ absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::st
   s = store->db_->Get(rocksdb::ReadOptions(), kHandleMarkKey, &mark);
   if (s.ok() && mark.size() == 8) {
     absl::MutexLock lock(&store->write_mu_);
-    store->handle_mark_ = DecodeU64Key(cairn::StrCat("x", mark));
+    store->handle_mark_ = DecodeU64Value(mark);
   } else if (!s.IsNotFound()) {
     return FromRocks(s);
   }
+  RETURN_IF_ERROR(Annotate(store->Migrate(), cairn::StrCat("migrating the metadata in ", dir)));
   return store;
+}
+
+absl::Status MetadataStore::Migrate() {
+  absl::MutexLock lock(&write_mu_);
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kFormatKey, &value);
+  uint64_t format = 1;
+  if (s.ok()) {
+    if (value.size() != 8) return absl::DataLossError("corrupt metadata format record");
+    format = DecodeU64Value(value);
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s);
+  }
+  if (format == kFormat) return absl::OkStatus();
+  if (format > kFormat) {
+    return absl::FailedPreconditionError(
+        cairn::StrCat("the metadata is format ", format, ", newer than this master's ", kFormat,
+                      "; run the release that wrote it or a later one"));
+  }
+  // Format 1 (or an empty database). Files' chunk lists become extents, then
+  // every chunk record gets the count of extents naming it. Each batch is
+  // complete in itself, and a run over partly migrated metadata converts
+  // what is left and recounts everything, so a crash midway only repeats work.
+  const absl::Time start = absl::Now();
+  absl::flat_hash_map<uint64_t, uint64_t> refs;
+  uint64_t files = 0, converted = 0;
+  rocksdb::WriteBatch batch;
+  auto flush = [&]() -> absl::Status {
+    if (batch.Count() == 0) return absl::OkStatus();
+    RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch)));
+    batch.Clear();
+    return absl::OkStatus();
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("n"); it->Valid() && it->key().starts_with("n"); it->Next()) {
+    std::string_view path(it->key().data() + 1, it->key().size() - 1);
+    ASSIGN_OR_RETURN(Entry e, ParseEntry(path, it->value()));
+    if (e.type() != Entry::FILE) continue;
+    ++files;
+    FileMeta* f = e.mutable_file();
+    if (f->chunks_size() > 0) {
+      for (const ChunkRef& c : f->chunks()) {
+        Extent* x = f->add_extents();
+        x->set_handle(c.handle());
+        x->set_version(c.version());
+        x->set_length(c.size());
+      }
+      f->clear_chunks();
+      batch.Put(it->key(), SerializeEntry(e));
+      ++converted;
+    }
+    for (const Extent& x : f->extents()) ++refs[x.handle()];
+    if (batch.Count() >= kMigrateBatch) RETURN_IF_ERROR(flush());
+  }
+  RETURN_IF_ERROR(FromRocks(it->status()));
+  RETURN_IF_ERROR(flush());
+  uint64_t records = 0, unreferenced = 0;
+  it.reset(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("c"); it->Valid() && it->key().starts_with("c"); it->Next()) {
+    ChunkRecord rec;
+    if (it->key().size() != 9 ||
+        !rec.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("corrupt chunk record");
+    }
+    const uint64_t handle = DecodeU64Key(it->key().ToStringView());
+    auto count = refs.find(handle);
+    if (count == refs.end()) {
+      // No file names it: format 1 never left such a record, but if one is
+      // here its replicas are garbage like any unreferenced chunk's.
+      ++unreferenced;
+      batch.Delete(it->key());
+    } else {
+      rec.set_refs(count->second);
+      batch.Put(it->key(), rec.SerializeAsString());
+      refs.erase(count);
+    }
+    ++records;
+    if (batch.Count() >= kMigrateBatch) RETURN_IF_ERROR(flush());
+  }
+  RETURN_IF_ERROR(FromRocks(it->status()));
+  if (!refs.empty()) {
+    return absl::DataLossError(
+        cairn::StrCat(refs.size(), " chunks named by files have no chunk record (chunk ",
+                      refs.begin()->first, ", for one); the metadata is damaged"));
+  }
+  batch.Put(kFormatKey, U64Value(kFormat));
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  RETURN_IF_ERROR(FromRocks(db_->Write(synced, &batch)));
+  if (files > 0 || records > 0) {
+    spdlog::info(
+        "metadata migrated from format {} to {}: {} of {} files to extents, {} chunk records "
+        "counted ({} unreferenced, dropped) in {}",
+        format, kFormat, converted, files, records, unreferenced,
+        absl::FormatDuration(absl::Now() - start));
+  }
+  return absl::OkStatus();
 }
 
 MetadataStore::MetadataStore(std::unique_ptr<rocksdb::DB> db)
@@ -183,20 +289,86 @@ absl::Status MetadataStore::CheckCreatable(const std::string& path, bool if_none
   return absl::OkStatus();
 }
 
-absl::StatusOr<Entry> MetadataStore::PutFile(const std::string& path, const FileMeta& file,
-                                             int64_t mtime_ms, bool if_none_match,
-                                             std::vector<ChunkRef>* replaced_chunks) {
+absl::StatusOr<ChunkRecord*> MetadataStore::LoadChunk(uint64_t handle,
+                                                      ChunkRecords* records) const {
+  auto it = records->find(handle);
+  if (it != records->end()) return &it->second;
+  auto rec = GetChunk(handle);
+  if (absl::IsNotFound(rec.status())) {
+    return absl::InvalidArgumentError(
+        cairn::StrCat("chunk ", handle, " is not referenced by any file"));
+  }
+  RETURN_IF_ERROR(rec.status());
+  return &records->emplace(handle, *std::move(rec)).first->second;
+}
+
+absl::Status MetadataStore::CountRefs(const FileMeta& file, int64_t delta,
+                                      ChunkRecords* records) const {
+  for (const Extent& x : file.extents()) {
+    auto rec = LoadChunk(x.handle(), records);
+    if (!rec.ok() && delta < 0 && absl::IsInvalidArgument(rec.status())) {
+      // Damaged metadata must not make the file impossible to remove.
+      spdlog::error("a file names chunk {}, which has no chunk record", x.handle());
+      continue;
+    }
+    RETURN_IF_ERROR(rec.status());
+    const uint64_t refs = (*rec)->refs();
+    if (delta < 0 && refs < static_cast<uint64_t>(-delta)) {
+      spdlog::error("chunk {} has {} references, fewer than the files naming it", x.handle(), refs);
+      (*rec)->set_refs(0);
+    } else {
+      (*rec)->set_refs(refs + delta);
+    }
+  }
+  return absl::OkStatus();
+}
+
+void MetadataStore::PutRefs(const ChunkRecords& records, rocksdb::WriteBatch* batch,
+                            std::vector<uint64_t>* released) {
+  for (const auto& [handle, rec] : records) {
+    if (rec.refs() == 0) {
+      batch->Delete(ChunkKey(handle));
+      released->push_back(handle);
+    } else {
+      batch->Put(ChunkKey(handle), rec.SerializeAsString());
+    }
+  }
+}
+
+absl::StatusOr<Entry> MetadataStore::PutFile(
+    const std::string& path, const FileMeta& file,
+    const std::vector<std::pair<uint64_t, ChunkRecord>>& new_chunks, int64_t mtime_ms,
+    bool if_none_match, std::vector<uint64_t>* released) {
   if (path == "/") return absl::AlreadyExistsError("a directory exists at /");
+  ChunkRecords records;
+  for (const auto& [handle, rec] : new_chunks) {
+    ChunkRecord& r = records[handle];
+    r = rec;
+    r.set_refs(0);
+  }
   absl::ReleasableMutexLock lock(&write_mu_);
   RETURN_IF_ERROR(CheckCreatable(path, if_none_match));  // again, now under the lock
   rocksdb::WriteBatch batch;
   RETURN_IF_ERROR(AddParents(path, mtime_ms, &batch));
-  std::vector<ChunkRef> old_chunks;
-  if (auto old = Get(path); old.ok()) {
-    for (const ChunkRef& c : old->file().chunks()) {
-      old_chunks.push_back(c);
-      batch.Delete(ChunkKey(c.handle()));
+  uint64_t total = 0;
+  for (const Extent& x : file.extents()) {
+    ASSIGN_OR_RETURN(const ChunkRecord* rec, LoadChunk(x.handle(), &records));
+    if (rec->version() != x.version() || x.length() == 0 || x.offset() > rec->size() ||
+        x.length() > rec->size() - x.offset()) {
+      return absl::InvalidArgumentError(
+          cairn::StrCat("extent [", x.offset(), ", +", x.length(), ") of chunk ", x.handle(),
+                        " version ", x.version(), " is not within the chunk (version ",
+                        rec->version(), ", ", rec->size(), " bytes)"));
     }
+    total += x.length();
+  }
+  if (total != file.length()) {
+    return absl::InvalidArgumentError(
+        cairn::StrCat("extents add up to ", total, " bytes, not ", file.length()));
+  }
+  RETURN_IF_ERROR(CountRefs(file, +1, &records));
+  if (auto old = Get(path); old.ok()) {
+    RETURN_IF_ERROR(CountRefs(old->file(), -1, &records));
   }
   Entry e;
   e.set_path(path);
@@ -204,18 +376,12 @@ absl::StatusOr<Entry> MetadataStore::PutFile(const std::string& path, const File
   e.set_mtime_ms(mtime_ms);
   *e.mutable_file() = file;
   batch.Put(NsKey(path), SerializeEntry(e));
-  for (const ChunkRef& c : file.chunks()) {
-    ChunkRecord rec;
-    rec.set_version(c.version());
-    rec.set_size(c.size());
-    rec.set_crc32c(c.crc32c());
-    rec.set_replication(file.replication());
-    batch.Put(ChunkKey(c.handle()), rec.SerializeAsString());
-  }
+  std::vector<uint64_t> unreferenced;
+  PutRefs(records, &batch, &unreferenced);
   Applied applied = ApplyLocked(&batch);
   lock.Release();
   RETURN_IF_ERROR(AwaitDurable(applied));
-  if (replaced_chunks != nullptr) *replaced_chunks = std::move(old_chunks);
+  if (released != nullptr) *released = std::move(unreferenced);
   return e;
 }
 
@@ -251,21 +417,16 @@ absl::Status MetadataStore::Rename(const std::string& source, const std::string&
 }
 
 absl::Status MetadataStore::Delete(const std::string& path, bool recursive,
-                                   std::vector<ChunkRef>* removed) {
+                                   std::vector<uint64_t>* released) {
   if (path == "/") return absl::InvalidArgumentError("cannot delete /");
   absl::ReleasableMutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(Entry e, Get(path));
   rocksdb::WriteBatch batch;
-  std::vector<ChunkRef> chunks;
-  auto drop_file = [&](const Entry& f) {
-    for (const ChunkRef& c : f.file().chunks()) {
-      chunks.push_back(c);
-      batch.Delete(ChunkKey(c.handle()));
-    }
-  };
+  ChunkRecords records;
+  auto drop_file = [&](const Entry& f) { return CountRefs(f.file(), -1, &records); };
   batch.Delete(NsKey(path));
   if (e.type() == Entry::FILE) {
-    drop_file(e);
+    RETURN_IF_ERROR(drop_file(e));
   } else {
     std::string prefix = SubtreePrefix(path);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
@@ -276,15 +437,18 @@ absl::Status MetadataStore::Delete(const std::string& path, bool recursive,
       }
       std::string_view child(it->key().data() + 1, it->key().size() - 1);
       ASSIGN_OR_RETURN(Entry c, ParseEntry(child, it->value()));
-      if (c.type() == Entry::FILE) drop_file(c);
+      if (c.type() == Entry::FILE) RETURN_IF_ERROR(drop_file(c));
       batch.Delete(it->key());
     }
     RETURN_IF_ERROR(FromRocks(it->status()));
   }
+  std::vector<uint64_t> unreferenced;
+  PutRefs(records, &batch, &unreferenced);
   Applied applied = ApplyLocked(&batch);
   lock.Release();
   RETURN_IF_ERROR(AwaitDurable(applied));
-  if (removed != nullptr) removed->insert(removed->end(), chunks.begin(), chunks.end());
+  if (released != nullptr)
+    released->insert(released->end(), unreferenced.begin(), unreferenced.end());
   return absl::OkStatus();
 }
 
@@ -356,6 +520,18 @@ absl::StatusOr<UsageReply> MetadataStore::Usage(const std::string& path) const {
   return reply;
 }
 
+absl::StatusOr<ChunkRecord> MetadataStore::GetChunk(uint64_t handle) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ChunkKey(handle), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(cairn::StrCat("no chunk record for ", handle));
+  RETURN_IF_ERROR(FromRocks(s));
+  ChunkRecord rec;
+  if (!rec.ParseFromString(value)) {
+    return absl::DataLossError(cairn::StrCat("corrupt chunk record for ", handle));
+  }
+  return rec;
+}
+
 absl::Status MetadataStore::ForEachChunk(
     const std::function<void(uint64_t, const ChunkRecord&)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
@@ -397,7 +573,7 @@ absl::StatusOr<uint64_t> MetadataStore::ReserveHandles(uint64_t count) {
   absl::ReleasableMutexLock lock(&write_mu_);
   uint64_t mark = handle_mark_ + count;
   rocksdb::WriteBatch batch;
-  batch.Put(kHandleMarkKey, U64Key('x', mark).substr(1));
+  batch.Put(kHandleMarkKey, U64Value(mark));
   handle_mark_ = mark;  // a failed sync only skips handles
   Applied applied = ApplyLocked(&batch);
   lock.Release();

@@ -1,6 +1,7 @@
 // MetadataStore: the master's persistent state in RocksDB. The namespace
-// (directories and files with their chunk lists), chunk records (version,
-// size, checksum, replication) and registered chunkservers. Chunk locations are
+// (directories and files with their extents), chunk records (version, size,
+// checksum, replication, and how many extents reference the chunk) and
+// registered chunkservers. Chunk locations are
 // not here: chunkservers report them.
 //
 // Every mutation is one RocksDB WriteBatch, applied under the write lock and
@@ -18,9 +19,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/group_sync.h"
@@ -57,11 +60,18 @@ class MetadataStore {
   // `if_none_match` and something is at `path`.
   absl::Status CheckCreatable(const std::string& path, bool if_none_match) const;
 
-  // Atomically creates or replaces the file at `path` with `file` and records
-  // its chunks, creating missing parents. Errors as CheckCreatable. On success
-  // `replaced_chunks` (if not null) receives the chunks of the file it replaced.
-  absl::StatusOr<Entry> PutFile(const std::string& path, const FileMeta& file, int64_t mtime_ms,
-                                bool if_none_match, std::vector<ChunkRef>* replaced_chunks);
+  // Atomically creates or replaces the file at `path` with `file`, creating
+  // missing parents, and counts its extents' references: `new_chunks` are
+  // the records of chunks this commit wrote (their references start at 0);
+  // every other chunk an extent names must already be referenced.
+  // InvalidArgument for an extent of an unknown chunk, a stale version or
+  // past the chunk's end; else errors as CheckCreatable. On success
+  // `released` (if not null) receives the handles of chunks that no file
+  // references any more (the replaced file's, unless shared).
+  absl::StatusOr<Entry> PutFile(const std::string& path, const FileMeta& file,
+                                const std::vector<std::pair<uint64_t, ChunkRecord>>& new_chunks,
+                                int64_t mtime_ms, bool if_none_match,
+                                std::vector<uint64_t>* released);
 
   // Atomically moves `source` (file or directory, with its subtree) to
   // `target`, creating target's missing parents. NotFound if source is absent;
@@ -71,8 +81,9 @@ class MetadataStore {
 
   // Deletes a file, or a directory (with its subtree if `recursive`). NotFound
   // if absent; Aborted if a non-empty directory and not `recursive`;
-  // InvalidArgument for "/". Appends the deleted files' chunks to `removed`.
-  absl::Status Delete(const std::string& path, bool recursive, std::vector<ChunkRef>* removed);
+  // InvalidArgument for "/". Appends to `released` the handles of chunks that
+  // no file references any more.
+  absl::Status Delete(const std::string& path, bool recursive, std::vector<uint64_t>* released);
 
   // Children of directory `path` (all descendants if `recursive`) in byte
   // order of their paths, starting after `start_after` (a full path; "" from
@@ -83,6 +94,9 @@ class MetadataStore {
 
   // Totals under `path` and per direct child.
   absl::StatusOr<UsageReply> Usage(const std::string& path) const;
+
+  // The chunk record of `handle`. NotFound if no file references it.
+  absl::StatusOr<ChunkRecord> GetChunk(uint64_t handle) const;
 
   // Chunk records of all files, for rebuilding the in-memory chunk map.
   absl::Status ForEachChunk(
@@ -102,6 +116,23 @@ class MetadataStore {
 
  private:
   explicit MetadataStore(std::unique_ptr<rocksdb::DB> db);
+  // Brings metadata of an earlier format to the current one (format 1: files
+  // as whole chunks, no reference counts). One-way; safe to interrupt and
+  // run again.
+  absl::Status Migrate();
+  // Chunk records a mutation reads and changes: those it creates and those
+  // already stored, each with its reference count after the mutation.
+  using ChunkRecords = absl::flat_hash_map<uint64_t, ChunkRecord>;
+  // The record of `handle` in `records`, else loaded into it. InvalidArgument
+  // if no file references the chunk.
+  absl::StatusOr<ChunkRecord*> LoadChunk(uint64_t handle, ChunkRecords* records) const;
+  // Adds `delta` to the references of each chunk `file`'s extents name (once
+  // per extent).
+  absl::Status CountRefs(const FileMeta& file, int64_t delta, ChunkRecords* records) const;
+  // Writes `records` into `batch`, deleting those no file references any more
+  // (their handles appended to `released`).
+  static void PutRefs(const ChunkRecords& records, rocksdb::WriteBatch* batch,
+                      std::vector<uint64_t>* released);
   // Adds puts for missing ancestors of `path` to `batch`. AlreadyExists if one is a file.
   absl::Status AddParents(const std::string& path, int64_t mtime_ms,
                           rocksdb::WriteBatch* batch) const;

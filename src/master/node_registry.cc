@@ -64,6 +64,7 @@ bool NodeRegistry::RecordHeartbeat(Node& n, const HeartbeatRequest& req, absl::T
   n.used = req.used_bytes();
   n.chunk_count = req.chunk_count();
   n.recent = 0;
+  n.recent_bytes = 0;
   return was_dead;
 }
 
@@ -123,13 +124,14 @@ absl::flat_hash_set<uint32_t> NodeRegistry::MarkDead(absl::Time now) {
 }
 
 std::vector<PlacementCandidate> NodeRegistry::PlacementCandidates(
-    absl::Time now, const absl::flat_hash_set<uint64_t>& exclude, uint64_t chunk_size) const {
+    absl::Time now, const absl::flat_hash_set<uint64_t>& exclude) const {
   std::vector<PlacementCandidate> candidates;
   for (const auto& [id, n] : nodes_) {
     if (State(n, now) != NodeState::kAlive || n.draining || exclude.contains(id)) continue;
-    // Free space as the node reported it, less what was placed there since.
-    uint64_t pending = uint64_t{n.recent} * chunk_size;
-    candidates.push_back({id, n.zone, n.used + n.free, n.used + pending, n.recent});
+    // Free space as the node reported it, less what was placed there since:
+    // the bytes expected, not whole chunks, or small files would exhaust a
+    // node's room at free space / chunk size placements per heartbeat.
+    candidates.push_back({id, n.zone, n.used + n.free, n.used + n.recent_bytes, n.recent});
   }
   return candidates;
 }

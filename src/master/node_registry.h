@@ -36,8 +36,9 @@ struct Node {
   uint64_t free = 0;
   uint64_t used = 0;
   uint64_t chunk_count = 0;
-  uint32_t recent = 0;    // chunks placed since the last heartbeat
-  bool reported = false;  // sent a full report since the master started (or it was dead)
+  uint32_t recent = 0;        // chunks placed since the last heartbeat
+  uint64_t recent_bytes = 0;  // bytes expected in them (not in `used` yet)
+  bool reported = false;      // sent a full report since the master started (or it was dead)
   bool draining = false;
   bool drained = false;                     // draining, and no chunk needs its replicas any more
   int copies_in = 0;                        // copies targeting this node in flight
@@ -87,10 +88,9 @@ class NodeRegistry {
   absl::flat_hash_set<uint32_t> MarkDead(absl::Time now);
 
   // Nodes that can take a new chunk (alive, not draining, not in `exclude`),
-  // with the space placed there since their last heartbeat counted as used.
-  std::vector<PlacementCandidate> PlacementCandidates(absl::Time now,
-                                                      const absl::flat_hash_set<uint64_t>& exclude,
-                                                      uint64_t chunk_size) const;
+  // with the bytes placed there since their last heartbeat counted as used.
+  std::vector<PlacementCandidate> PlacementCandidates(
+      absl::Time now, const absl::flat_hash_set<uint64_t>& exclude) const;
 
   // Registered ids in ascending order.
   std::vector<uint64_t> SortedIds() const;

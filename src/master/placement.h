@@ -18,7 +18,7 @@ struct PlacementCandidate {
 };
 
 struct PlacementOptions {
-  uint64_t chunk_size = 64 << 20;  // a node needs this much free space
+  uint64_t chunk_size = 64 << 20;  // a node needs this much free space (the bytes to write)
   uint32_t recent_cap = 32;        // prefer nodes under this many recent placements
 };
 

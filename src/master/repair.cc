@@ -120,7 +120,7 @@ uint64_t RepairScheduler::ChooseTarget(const Chunk& chunk, absl::Time now,
         n.copies_in >= options_.per_node || chunk.HasReplicaOn(static_cast<uint32_t>(id))) {
       continue;
     }
-    PlacementCandidate cand{id, n.zone, n.used + n.free, n.used, n.recent};
+    PlacementCandidate cand{id, n.zone, n.used + n.free, n.used + n.recent_bytes, n.recent};
     if (!zones.contains(n.zone)) fresh_zone.push_back(cand);
     any_zone.push_back(cand);
   }

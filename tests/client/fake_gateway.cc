@@ -594,6 +594,7 @@ void FakeGateway::HandleFileInfo(const httplib::Request& req, httplib::Response&
         {{"index", index},
          {"handle", 4096 + index},  // a number, as the gateway sends it
          {"version", 1},
+         {"offset", 0},
          {"size", std::min<uint64_t>(options_.chunk_size, file.content.size() - offset)},
          {"crc32c", 0},
          {"replicas", std::move(replicas)}});

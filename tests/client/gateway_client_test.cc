@@ -757,7 +757,7 @@ TEST_P(GatewayApiTest, NamespaceReplies) {
   EXPECT_EQ(file.value("name", ""), "f");
   EXPECT_EQ(file.value("type", ""), "file");
   ASSERT_EQ(file["chunks"].size(), 1u);
-  for (const char* field : {"index", "handle", "version", "size", "crc32c", "replicas"}) {
+  for (const char* field : {"index", "handle", "version", "offset", "size", "crc32c", "replicas"}) {
     EXPECT_TRUE(file["chunks"][0].contains(field)) << field;
   }
   EXPECT_TRUE(file["chunks"][0]["handle"].is_number()) << file.dump();

@@ -1,4 +1,4 @@
-// Downloader through its seams: MapRange over chunks of any size, lookup
+// Downloader through its seams: MapRange over extents of any size, lookup
 // errors from a gmock master, and reads with failover across in-memory
 // replicas.
 #include "gateway/downloader.h"
@@ -15,11 +15,12 @@ using ::cairn::testing::RandomBytes;
 using ::cairn::testing::StatusIs;
 using ::testing::NiceMock;
 
+// A file of whole chunks of `sizes`.
 FileMeta FileOfChunks(const std::vector<uint64_t>& sizes) {
   FileMeta f;
   uint64_t length = 0;
   for (uint64_t s : sizes) {
-    f.add_chunks()->set_size(s);
+    f.add_extents()->set_length(s);
     length += s;
   }
   f.set_length(length);
@@ -51,6 +52,39 @@ TEST(MapRangeTest, CutsAtTheEndAndMapsNothingPastIt) {
               ::testing::ElementsAre(PieceIs(0, 5u, 5u), PieceIs(1, 0u, 4u)));
 }
 
+TEST(MapRangeTest, StartsEachPieceAtItsExtentsOffsetInTheChunk) {
+  FileMeta f = FileOfChunks({10, 4});
+  f.mutable_extents(0)->set_offset(100);  // bytes [100, 110) of a shared chunk
+  f.mutable_extents(1)->set_offset(7);
+  EXPECT_THAT(MapRange(f, {8, 4}),
+              ::testing::ElementsAre(PieceIs(0, 108u, 2u), PieceIs(1, 7u, 2u)));
+}
+
+TEST(ReadLoadTest, LeadsWithTheLeastBusyAliveReplicaAndNeverAStaleOne) {
+  ChunkLocations loc;
+  for (const char* a : {"a:1", "b:1", "c:1", "stale:1"}) loc.add_replicas()->set_address(a);
+  loc.set_alive(3);
+  ReadLoad load;
+  auto first = [&] { return load.Order(loc).front().address(); };
+  EXPECT_EQ(first(), "a:1");  // ties keep the master's order
+  load.Begin("a:1");
+  EXPECT_EQ(first(), "b:1");
+  load.Begin("b:1");
+  load.Begin("stale:1");
+  EXPECT_EQ(first(), "c:1");
+  load.Begin("c:1");
+  load.Begin("c:1");
+  EXPECT_EQ(first(), "a:1");
+  std::vector<NodeAddress> order = load.Order(loc);
+  EXPECT_EQ(order.back().address(), "stale:1");  // everyone is still tried
+  EXPECT_EQ(order.size(), 4u);
+  load.End("a:1");
+  load.End("b:1");
+  load.End("c:1");
+  load.End("c:1");
+  EXPECT_EQ(first(), "a:1");
+}
+
 class DownloaderTest : public ::testing::Test {
  protected:
   DownloaderTest() {
@@ -76,8 +110,9 @@ class DownloaderTest : public ::testing::Test {
     *e->mutable_file() = FileOfChunks(sizes);
     for (size_t i = 0; i < sizes.size(); ++i) {
       std::string bytes = RandomBytes(sizes[i], i + 1);
-      e->mutable_file()->mutable_chunks(i)->set_handle(i + 1);
+      e->mutable_file()->mutable_extents(i)->set_handle(i + 1);
       ChunkLocations* loc = file_.add_locations();
+      loc->set_alive(2);
       for (const char* a : {"a:1", "b:1"}) {
         loc->add_replicas()->set_address(a);
         cs_.node(a).chunks[i + 1] = bytes;

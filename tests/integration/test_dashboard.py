@@ -423,7 +423,7 @@ def test_upload_mkdir_and_file_view(page, gw, ns, tmp_path):
     assert len(info["chunks"]) == 3, info
     page.open(f"/file{hash_path(cairn_path)}", "file")
     assert page.text("#file-sha256") == sha256(data)
-    # Columns: #, Handle, Version, Size, Replicas.
+    # Columns: #, Handle, Version, Offset, Size, Replicas.
     rows = page.table("#chunk-table tbody tr")
     assert len(rows) == len(info["chunks"]), (rows, info)
     for row, chunk in zip(rows, info["chunks"]):

@@ -2,6 +2,7 @@
 #include "master/master.h"
 
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -38,11 +39,12 @@ class MasterTest : public ::testing::Test {
     Beat(reply->node_id(), {}, true);
     return reply->node_id();
   }
-  HeartbeatReply Beat(uint64_t node, std::vector<ReplicaInfo> replicas, bool full) {
+  HeartbeatReply Beat(uint64_t node, std::vector<ReplicaInfo> replicas, bool full,
+                      uint64_t free = 1 << 30) {
     HeartbeatRequest h;
     h.set_node_id(node);
     h.set_capacity_bytes(1 << 30);
-    h.set_free_bytes(1 << 30);
+    h.set_free_bytes(free);
     h.set_full_report(full);
     for (auto& r : replicas) *h.add_replicas() = r;
     auto reply = master_->Heartbeat(h);
@@ -193,7 +195,74 @@ TEST_F(MasterTest, PlacesOnDistinctNodesAndRecordsLocations) {
   }
   EXPECT_EQ(ids.size(), 3u);
   EXPECT_EQ(zones.size(), 3u);
-  EXPECT_EQ(info->entry().file().chunks(0).handle(), c.handle());
+  EXPECT_EQ(info->entry().file().extents(0).handle(), c.handle());
+}
+
+// A side-by-side run found small uploads refused with "only 1 chunkservers
+// have room" on nearly empty disks: every placement was charged a whole chunk
+// until the node's next heartbeat.
+TEST_F(MasterTest, PlacementChargesANodeWhatTheWriterWillWrite) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  for (uint64_t n : nodes_) Beat(n, {}, false, /*free=*/8 * 1024);  // room for 8 whole chunks
+  for (int i = 0; i < 200; ++i) {  // 200 files of 20 bytes: 4,000 bytes a node
+    AllocateChunkRequest a = StartAt("/small" + std::to_string(i));
+    a.set_expected_size(20);
+    ASSERT_THAT(master_->AllocateChunk(a), IsOk()) << i;
+  }
+  // Whole chunks (the size unknown) still count whole: 4 more fit, not 5.
+  for (int i = 0; i < 4; ++i) ASSERT_THAT(master_->AllocateChunk(StartAt("/big")), IsOk()) << i;
+  EXPECT_THAT(master_->AllocateChunk(StartAt("/big")),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  for (uint64_t n : nodes_) Beat(n, {}, false, /*free=*/8 * 1024);  // what was placed is reported
+  EXPECT_THAT(master_->AllocateChunk(StartAt("/big")), IsOk());
+  // StartUpload's first chunk is charged the body's length.
+  for (uint64_t n : nodes_) Beat(n, {}, false, /*free=*/1024);
+  StartUploadRequest s;
+  s.set_path("/first");
+  s.set_allocate_first_chunk(true);
+  s.set_expected_length(100);
+  for (int i = 0; i < 10; ++i) ASSERT_THAT(master_->StartUpload(s), IsOk()) << i;
+  EXPECT_THAT(master_->StartUpload(s), StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
+// With replication equal to the node count every chunk is on every node;
+// the pipeline's head and the first replica a reader tries must still spread.
+TEST_F(MasterTest, PipelineHeadsAndReadersSpreadOverTheHolders) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  std::map<uint64_t, int> heads, readers;
+  for (int i = 0; i < 30; ++i) {
+    AllocateChunkRequest a = StartAt("/f" + std::to_string(i));
+    auto alloc = master_->AllocateChunk(a);
+    ASSERT_THAT(alloc, IsOk());
+    ++heads[alloc->replicas(0).node_id()];
+    CommitUploadRequest c;
+    c.set_upload_id(a.upload_id());
+    c.set_length(10);
+    CommittedChunk* cc = c.add_chunks();
+    *cc->mutable_chunk() = alloc->chunk();
+    cc->mutable_chunk()->set_size(10);
+    for (const auto& r : alloc->replicas()) cc->add_nodes(r.node_id());
+    ASSERT_THAT(master_->CommitUpload(c), IsOk());
+    auto info = master_->Lookup("/f" + std::to_string(i));
+    ASSERT_THAT(info, IsOk());
+    EXPECT_EQ(info->locations(0).alive(), 3u);
+    ++readers[info->locations(0).replicas(0).node_id()];
+  }
+  for (uint64_t n : nodes_) {
+    EXPECT_EQ(heads[n], 10) << "node " << n;
+    EXPECT_EQ(readers[n], 10) << "node " << n;
+  }
+  // A stale holder is listed last, after every alive one.
+  clock_.Advance(absl::Seconds(7));
+  Beat(nodes_[0], {}, false);
+  Beat(nodes_[1], {}, false);
+  for (int i = 0; i < 30; ++i) {
+    auto info = master_->Lookup("/f" + std::to_string(i));
+    ASSERT_THAT(info, IsOk());
+    EXPECT_EQ(info->locations(0).alive(), 2u);
+    ASSERT_EQ(info->locations(0).replicas_size(), 3);
+    EXPECT_EQ(info->locations(0).replicas(2).node_id(), nodes_[2]);
+  }
 }
 
 TEST_F(MasterTest, CommitRejectsForeignOrMisSizedChunks) {
@@ -321,7 +390,7 @@ TEST_F(MasterTest, RacingCommitsToOnePathDeleteNothingBeforeTheGracePeriod) {
   master_->Tick();
   auto live = master_->Lookup("/race");
   ASSERT_THAT(live, IsOk());
-  handles.erase(live->entry().file().chunks(0).handle());
+  handles.erase(live->entry().file().extents(0).handle());
   for (uint64_t n : nodes_) {
     HeartbeatReply reply = Beat(n, {}, false);
     std::set<uint64_t> deleted;
@@ -337,7 +406,7 @@ TEST_F(MasterTest, RestartKeepsMetadataAndDeletesNothingInSafeMode) {
   EXPECT_TRUE(master_->InSafeMode());
   auto info = master_->Lookup("/f");
   ASSERT_THAT(info, IsOk());
-  EXPECT_EQ(info->entry().file().chunks(0).handle(), c.handle());
+  EXPECT_EQ(info->entry().file().extents(0).handle(), c.handle());
   EXPECT_EQ(info->locations(0).replicas_size(), 0);  // not reported yet
   // Garbage reported during safe mode is kept for now.
   HeartbeatReply r = Beat(nodes_[0], {Replica(c.handle()), Replica(777)}, true);

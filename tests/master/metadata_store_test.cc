@@ -1,5 +1,8 @@
 #include "master/metadata_store.h"
 
+#include <algorithm>
+
+#include "rocksdb/db.h"
 #include "test_util.h"
 
 namespace cairn::master {
@@ -9,18 +12,41 @@ using ::cairn::testing::IsOk;
 using ::cairn::testing::StatusIs;
 using ::cairn::testing::TempDir;
 
-FileMeta File(std::vector<uint64_t> handles, uint64_t chunk_size = 10) {
+constexpr uint64_t kChunk = 10;  // bytes in each chunk of these tests
+
+// A file of the whole chunks `handles`, version 1, in order.
+FileMeta File(std::vector<uint64_t> handles) {
   FileMeta f;
   f.set_replication(3);
   f.set_sha256("00");
   for (uint64_t h : handles) {
-    ChunkRef* c = f.add_chunks();
-    c->set_handle(h);
-    c->set_version(1);
-    c->set_size(chunk_size);
+    Extent* x = f.add_extents();
+    x->set_handle(h);
+    x->set_version(1);
+    x->set_length(kChunk);
   }
-  f.set_length(handles.size() * chunk_size);
+  f.set_length(handles.size() * kChunk);
   return f;
+}
+
+// The records of chunks `handles`, as the upload that wrote them commits them.
+std::vector<std::pair<uint64_t, ChunkRecord>> Written(std::vector<uint64_t> handles) {
+  std::vector<std::pair<uint64_t, ChunkRecord>> out;
+  for (uint64_t h : handles) {
+    ChunkRecord rec;
+    rec.set_version(1);
+    rec.set_size(kChunk);
+    rec.set_replication(3);
+    out.emplace_back(h, rec);
+  }
+  return out;
+}
+
+// A big-endian key with a one-letter tag, as doc/formats.md lays them out.
+std::string U64Key(char tag, uint64_t v) {
+  std::string key(1, tag);
+  for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return key;
 }
 
 class MetadataStoreTest : public ::testing::Test {
@@ -40,6 +66,17 @@ class MetadataStoreTest : public ::testing::Test {
     return out;
   }
 
+  // Commits a file of new chunks `handles`, as an upload does.
+  absl::StatusOr<Entry> Put(const std::string& path, std::vector<uint64_t> handles,
+                            int64_t mtime = 1, bool if_none_match = false,
+                            std::vector<uint64_t>* released = nullptr) {
+    return store_->PutFile(path, File(handles), Written(handles), mtime, if_none_match, released);
+  }
+  uint64_t Refs(uint64_t handle) {
+    auto rec = store_->GetChunk(handle);
+    return rec.ok() ? rec->refs() : 0;
+  }
+
   TempDir dir_;
   std::unique_ptr<MetadataStore> store_;
 };
@@ -48,14 +85,14 @@ TEST_F(MetadataStoreTest, MkdirCreatesParentsAndIsIdempotent) {
   ASSERT_THAT(store_->Mkdir("/a/b/c", 1), IsOk());
   ASSERT_THAT(store_->Mkdir("/a/b/c", 2), IsOk());
   EXPECT_EQ(store_->Get("/a/b")->type(), Entry::DIR);
-  ASSERT_THAT(store_->PutFile("/a/f", File({1}), 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/a/f", {1}, 1, false, nullptr), IsOk());
   EXPECT_THAT(store_->Mkdir("/a/f", 1), StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(store_->Mkdir("/a/f/g", 1), StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
 TEST_F(MetadataStoreTest, ListsChildrenInOrderSkippingGrandchildren) {
   for (const char* p : {"/d/b", "/d/a/x", "/d/a-b", "/d/a/y/z", "/d/c"}) {
-    ASSERT_THAT(store_->PutFile(p, File({}), 1, false, nullptr), IsOk()) << p;
+    ASSERT_THAT(Put(p, {}, 1, false, nullptr), IsOk()) << p;
   }
   EXPECT_EQ(Names("/d"), (std::vector<std::string>{"/d/a", "/d/a-b", "/d/b", "/d/c"}));
   // Recursive listings are in byte order of the full path, as S3 lists keys.
@@ -68,7 +105,7 @@ TEST_F(MetadataStoreTest, ListsChildrenInOrderSkippingGrandchildren) {
 
 TEST_F(MetadataStoreTest, ListPagesWithStartAfter) {
   for (int i = 0; i < 5; ++i) {
-    ASSERT_THAT(store_->PutFile("/p/f" + std::to_string(i), File({}), 1, false, nullptr), IsOk());
+    ASSERT_THAT(Put("/p/f" + std::to_string(i), {}, 1, false, nullptr), IsOk());
   }
   auto page = store_->List("/p", false, "", 2);
   ASSERT_THAT(page, IsOk());
@@ -81,16 +118,14 @@ TEST_F(MetadataStoreTest, ListPagesWithStartAfter) {
 }
 
 TEST_F(MetadataStoreTest, PutFileReplacesAtomicallyAndHonoursIfNoneMatch) {
-  ASSERT_THAT(store_->PutFile("/f", File({1, 2}), 1, false, nullptr), IsOk());
-  std::vector<ChunkRef> replaced;
-  ASSERT_THAT(store_->PutFile("/f", File({3}), 2, false, &replaced), IsOk());
+  ASSERT_THAT(Put("/f", {1, 2}, 1, false, nullptr), IsOk());
+  std::vector<uint64_t> replaced;
+  ASSERT_THAT(Put("/f", {3}, 2, false, &replaced), IsOk());
   ASSERT_EQ(replaced.size(), 2u);
-  EXPECT_EQ(store_->Get("/f")->file().chunks(0).handle(), 3u);
-  EXPECT_THAT(store_->PutFile("/f", File({4}), 3, true, nullptr),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(store_->Get("/f")->file().extents(0).handle(), 3u);
+  EXPECT_THAT(Put("/f", {4}, 3, true, nullptr), StatusIs(absl::StatusCode::kFailedPrecondition));
   ASSERT_THAT(store_->Mkdir("/dir", 1), IsOk());
-  EXPECT_THAT(store_->PutFile("/dir", File({5}), 3, false, nullptr),
-              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(Put("/dir", {5}, 3, false, nullptr), StatusIs(absl::StatusCode::kAlreadyExists));
   // Only chunk 3 is referenced now.
   std::vector<uint64_t> handles;
   ASSERT_THAT(store_->ForEachChunk([&](uint64_t h, const ChunkRecord&) { handles.push_back(h); }),
@@ -99,13 +134,13 @@ TEST_F(MetadataStoreTest, PutFileReplacesAtomicallyAndHonoursIfNoneMatch) {
 }
 
 TEST_F(MetadataStoreTest, RenameMovesWholeSubtree) {
-  ASSERT_THAT(store_->PutFile("/a/b/f1", File({1}), 1, false, nullptr), IsOk());
-  ASSERT_THAT(store_->PutFile("/a/f2", File({2}), 1, false, nullptr), IsOk());
-  ASSERT_THAT(store_->PutFile("/ab", File({3}), 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/a/b/f1", {1}, 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/a/f2", {2}, 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/ab", {3}, 1, false, nullptr), IsOk());
   ASSERT_THAT(store_->Rename("/a", "/x/y", 5), IsOk());
   EXPECT_EQ(Names("/", true),
             (std::vector<std::string>{"/ab", "/x", "/x/y", "/x/y/b", "/x/y/b/f1", "/x/y/f2"}));
-  EXPECT_EQ(store_->Get("/x/y/b/f1")->file().chunks(0).handle(), 1u);
+  EXPECT_EQ(store_->Get("/x/y/b/f1")->file().extents(0).handle(), 1u);
   EXPECT_THAT(store_->Rename("/x", "/x/y/z", 1), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(store_->Rename("/ab", "/x/y", 1), StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(store_->Rename("/missing", "/m", 1), StatusIs(absl::StatusCode::kNotFound));
@@ -114,10 +149,10 @@ TEST_F(MetadataStoreTest, RenameMovesWholeSubtree) {
 }
 
 TEST_F(MetadataStoreTest, DeleteRequiresRecursiveForNonEmptyDirs) {
-  ASSERT_THAT(store_->PutFile("/d/e/f", File({1, 2}), 1, false, nullptr), IsOk());
-  ASSERT_THAT(store_->PutFile("/d/g", File({3}), 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/d/e/f", {1, 2}, 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/d/g", {3}, 1, false, nullptr), IsOk());
   EXPECT_THAT(store_->Delete("/d", false, nullptr), StatusIs(absl::StatusCode::kAborted));
-  std::vector<ChunkRef> removed;
+  std::vector<uint64_t> removed;
   ASSERT_THAT(store_->Delete("/d", true, &removed), IsOk());
   EXPECT_EQ(removed.size(), 3u);
   EXPECT_THAT(store_->Get("/d/g"), StatusIs(absl::StatusCode::kNotFound));
@@ -126,7 +161,7 @@ TEST_F(MetadataStoreTest, DeleteRequiresRecursiveForNonEmptyDirs) {
 }
 
 TEST_F(MetadataStoreTest, SurvivesRestart) {
-  ASSERT_THAT(store_->PutFile("/k/f", File({11, 12}), 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/k/f", {11, 12}, 1, false, nullptr), IsOk());
   NodeRecord node;
   node.set_address("h:1");
   node.set_zone("z");
@@ -134,7 +169,7 @@ TEST_F(MetadataStoreTest, SurvivesRestart) {
   auto mark = store_->ReserveHandles(100);
   ASSERT_THAT(mark, IsOk());
   Reopen();
-  EXPECT_EQ(store_->Get("/k/f")->file().chunks_size(), 2);
+  EXPECT_EQ(store_->Get("/k/f")->file().extents_size(), 2);
   int nodes = 0;
   ASSERT_THAT(store_->ForEachNode([&](uint64_t id, const NodeRecord& r) {
     EXPECT_EQ(id, 4u);
@@ -148,9 +183,9 @@ TEST_F(MetadataStoreTest, SurvivesRestart) {
 }
 
 TEST_F(MetadataStoreTest, UsageCountsPerChild) {
-  ASSERT_THAT(store_->PutFile("/t1/a", File({1, 2}), 1, false, nullptr), IsOk());
-  ASSERT_THAT(store_->PutFile("/t1/sub/b", File({3}), 1, false, nullptr), IsOk());
-  ASSERT_THAT(store_->PutFile("/t2/c", File({4}), 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/t1/a", {1, 2}, 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/t1/sub/b", {3}, 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/t2/c", {4}, 1, false, nullptr), IsOk());
   auto u = store_->Usage("/");
   ASSERT_THAT(u, IsOk());
   EXPECT_EQ(u->files(), 3u);
@@ -163,9 +198,9 @@ TEST_F(MetadataStoreTest, UsageCountsPerChild) {
 
 TEST_F(MetadataStoreTest, UsageKeepsAChildWhoseKeysASiblingInterleaves) {
   // "/a.b" sorts between "/a" and "/a/x" ('.' < '/').
-  ASSERT_THAT(store_->PutFile("/a/x", File({1}), 1, false, nullptr), IsOk());
-  ASSERT_THAT(store_->PutFile("/a/y", File({2}), 1, false, nullptr), IsOk());
-  ASSERT_THAT(store_->PutFile("/a.b", File({3}), 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/a/x", {1}, 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/a/y", {2}, 1, false, nullptr), IsOk());
+  ASSERT_THAT(Put("/a.b", {3}, 1, false, nullptr), IsOk());
   auto u = store_->Usage("/");
   ASSERT_THAT(u, IsOk());
   ASSERT_EQ(u->children_size(), 2) << u->DebugString();
@@ -175,6 +210,146 @@ TEST_F(MetadataStoreTest, UsageKeepsAChildWhoseKeysASiblingInterleaves) {
   EXPECT_EQ(u->children(1).name(), "a.b");
   EXPECT_FALSE(u->children(1).is_dir());
   EXPECT_EQ(u->children(1).files(), 1u);
+}
+
+TEST_F(MetadataStoreTest, SharedChunkIsReleasedOnlyWhenNoFileReferencesIt) {
+  ASSERT_THAT(Put("/a", {1, 2}), IsOk());
+  // /b takes bytes [2, 7) of chunk 1 and all of chunk 2, writing nothing new.
+  FileMeta b = File({2});
+  Extent* x = b.add_extents();
+  x->set_handle(1);
+  x->set_version(1);
+  x->set_offset(2);
+  x->set_length(5);
+  b.set_length(kChunk + 5);
+  ASSERT_THAT(store_->PutFile("/b", b, {}, 1, false, nullptr), IsOk());
+  EXPECT_EQ(Refs(1), 2u);
+  EXPECT_EQ(Refs(2), 2u);
+  std::vector<uint64_t> released;
+  ASSERT_THAT(store_->Delete("/a", false, &released), IsOk());
+  EXPECT_TRUE(released.empty());
+  EXPECT_EQ(Refs(1), 1u);
+  // Replacing /b by a file over the same chunk 1 releases chunk 2 only.
+  FileMeta c;
+  *c.add_extents() = *x;
+  c.set_length(5);
+  ASSERT_THAT(store_->PutFile("/b", c, {}, 2, false, &released), IsOk());
+  EXPECT_EQ(released, std::vector<uint64_t>{2});
+  EXPECT_EQ(Refs(1), 1u);
+  Reopen();  // the counts are persistent
+  EXPECT_EQ(Refs(1), 1u);
+  released.clear();
+  ASSERT_THAT(store_->Delete("/b", false, &released), IsOk());
+  EXPECT_EQ(released, std::vector<uint64_t>{1});
+  EXPECT_THAT(store_->GetChunk(1), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(MetadataStoreTest, RecursiveDeleteCountsEveryReferenceInTheSubtree) {
+  ASSERT_THAT(Put("/d/a", {1}), IsOk());
+  ASSERT_THAT(store_->PutFile("/d/sub/b", File({1}), {}, 1, false, nullptr), IsOk());
+  ASSERT_THAT(store_->PutFile("/keep", File({1}), {}, 1, false, nullptr), IsOk());
+  EXPECT_EQ(Refs(1), 3u);
+  std::vector<uint64_t> released;
+  ASSERT_THAT(store_->Delete("/d", true, &released), IsOk());
+  EXPECT_TRUE(released.empty());
+  EXPECT_EQ(Refs(1), 1u);
+}
+
+TEST_F(MetadataStoreTest, PutFileRefusesExtentsOutsideTheirChunksAndWritesNothing) {
+  ASSERT_THAT(Put("/a", {1}), IsOk());
+  auto refused = [&](FileMeta f) {
+    EXPECT_THAT(store_->PutFile("/bad", f, {}, 1, false, nullptr),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << f.DebugString();
+    EXPECT_THAT(store_->Get("/bad"), StatusIs(absl::StatusCode::kNotFound));
+    EXPECT_EQ(Refs(1), 1u);
+  };
+  refused(File({7}));  // a chunk no file references
+  FileMeta f = File({1});
+  f.mutable_extents(0)->set_version(2);  // a stale or future version
+  refused(f);
+  f = File({1});
+  f.mutable_extents(0)->set_offset(4);  // past the chunk's end
+  refused(f);
+  f = File({1});
+  f.mutable_extents(0)->set_length(0);
+  f.set_length(0);
+  refused(f);
+  f = File({1});
+  f.set_length(kChunk + 1);  // extents do not add up to the length
+  refused(f);
+  f = File({1});
+  f.mutable_extents(0)->set_offset(UINT64_MAX);  // no overflow
+  refused(f);
+}
+
+TEST_F(MetadataStoreTest, MigratesFormatOneMetadataOnce) {
+  // What the releases before extents wrote: files with whole-chunk lists,
+  // chunk records without counts, no format record.
+  store_.reset();
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Delete({}, "m/format").ok());  // SetUp's open wrote the current one
+    Entry dir;
+    dir.set_type(Entry::DIR);
+    ASSERT_TRUE(db->Put({}, "n/old", dir.SerializeAsString()).ok());
+    for (uint64_t i = 0; i < 3; ++i) {
+      Entry e;
+      e.set_type(Entry::FILE);
+      FileMeta* f = e.mutable_file();
+      f->set_replication(3);
+      for (uint64_t h : {10 * i + 1, 10 * i + 2}) {
+        ChunkRef* c = f->add_chunks();
+        c->set_handle(h);
+        c->set_version(1);
+        c->set_size(h == 10 * i + 1 ? 64 : 3);
+        ChunkRecord rec;
+        rec.set_version(1);
+        rec.set_size(c->size());
+        rec.set_replication(3);
+        ASSERT_TRUE(db->Put({}, U64Key('c', h), rec.SerializeAsString()).ok());
+      }
+      f->set_length(67);
+      ASSERT_TRUE(db->Put({}, "n/old/f" + std::to_string(i), e.SerializeAsString()).ok());
+    }
+    ChunkRecord orphan;  // named by no file
+    orphan.set_version(1);
+    ASSERT_TRUE(db->Put({}, U64Key('c', 99), orphan.SerializeAsString()).ok());
+  }
+  Reopen();
+  auto f = store_->Get("/old/f1");
+  ASSERT_THAT(f, IsOk());
+  EXPECT_EQ(f->file().chunks_size(), 0);
+  ASSERT_EQ(f->file().extents_size(), 2);
+  EXPECT_EQ(f->file().extents(0).handle(), 11u);
+  EXPECT_EQ(f->file().extents(0).offset(), 0u);
+  EXPECT_EQ(f->file().extents(0).length(), 64u);
+  EXPECT_EQ(f->file().extents(1).length(), 3u);
+  EXPECT_EQ(Refs(11), 1u);
+  EXPECT_EQ(Refs(22), 1u);
+  EXPECT_THAT(store_->GetChunk(99), StatusIs(absl::StatusCode::kNotFound));
+  // Migrated metadata behaves as new: replacing a file releases its chunks.
+  std::vector<uint64_t> released;
+  ASSERT_THAT(Put("/old/f0", {5}, 2, false, &released), IsOk());
+  std::sort(released.begin(), released.end());
+  EXPECT_EQ(released, (std::vector<uint64_t>{1, 2}));
+  Reopen();  // a second open migrates nothing
+  EXPECT_EQ(Refs(11), 1u);
+  EXPECT_EQ(store_->Get("/old/f2")->file().extents_size(), 2);
+}
+
+TEST_F(MetadataStoreTest, RefusesMetadataOfANewerFormat) {
+  store_.reset();
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put({}, "m/format", U64Key('x', 3).substr(1)).ok());
+  }
+  auto s = MetadataStore::Open(dir_.path());
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

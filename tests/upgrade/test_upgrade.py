@@ -7,6 +7,10 @@ then every daemon is stopped and started again with this tree's binaries on
 the same master metadata and chunkserver volumes. Every file must read back
 byte for byte with the same chunks, every node must keep its id, replication
 must be complete, and the upgraded cluster must take new files.
+
+The previous release's metadata is format 1 (files as whole-chunk lists, chunk
+records without reference counts); the first start migrates it to extents and
+counts, so deleting or replacing an old file must release its chunks.
 """
 
 import os
@@ -89,6 +93,19 @@ def test_cluster_written_by_previous_release_opens_and_serves(tmp_path):
         r = c.gw.get("/up/after-upgrade")
         assert r.status == 200
         assert_same_bytes(r.body, new, "/up/after-upgrade")
+        # A range across the migrated extents of an old file.
+        multi = FILES["/up/dir/sub/multi"]
+        r = c.gw.get("/up/dir/sub/multi",
+                     {"Range": f"bytes={CHUNK - 3}-{2 * CHUNK + 2}"})
+        assert r.status == 206, r
+        assert_same_bytes(r.body, multi[CHUNK - 3:2 * CHUNK + 3], "range of /up/dir/sub/multi")
+        # The migrated reference counts release an old file's chunks.
+        known = c.gw.cluster().json()["totals"]["chunks"]
+        assert c.gw.delete("/up/dir/sub/multi").status in (200, 204)
+        assert c.gw.put("/up/one-chunk", b"replaced").status == 201
+        after = c.gw.cluster().json()["totals"]["chunks"]
+        # (the replacement swaps one chunk for one)
+        assert after == known - len(chunks_before["/up/dir/sub/multi"]), (known, after)
         assert not c.dead_daemons()
     finally:
         c.stop()

@@ -4,7 +4,7 @@
 // Views (location.hash):
 //   #/overview          chunkservers, capacity, repair state
 //   #/files/<dir>       file browser: upload, download, rename, delete, mkdir
-//   #/file/<path>       one file: chunks, versions, replicas
+//   #/file/<path>       one file: its extents (chunk, version, offset, size), replicas
 //   #/usage/<dir>       files and bytes under each child (per tenant at /)
 //
 // Every API failure is shown in the banner under the header until the same
@@ -829,6 +829,8 @@
         h('td', { 'data-label': 'Chunk', class: 'num' }, String(c.index)),
         h('td', { 'data-label': 'Handle', class: 'mono' }, String(c.handle)),
         h('td', { 'data-label': 'Version', class: 'num' }, String(c.version)),
+        h('td', { 'data-label': 'Offset', class: 'num', title: 'where the extent starts in its chunk' },
+          fmtBytes(c.offset || 0)),
         h('td', { 'data-label': 'Size', class: 'num' }, fmtBytes(c.size)),
         h('td', { 'data-label': 'Replicas' },
           replicas.length ? replicas.map((r) => {
@@ -853,7 +855,8 @@
         chunks.length
           ? h('table', { id: 'chunk-table', class: 'data responsive' },
               h('thead', {}, h('tr', {}, h('th', { class: 'num' }, '#'), h('th', {}, 'Handle'),
-                               h('th', { class: 'num' }, 'Version'), h('th', { class: 'num' }, 'Size'),
+                               h('th', { class: 'num' }, 'Version'), h('th', { class: 'num' }, 'Offset'),
+                               h('th', { class: 'num' }, 'Size'),
                                h('th', {}, 'Replicas'))),
               h('tbody', {}, rows))
           : h('p', { class: 'empty' }, 'An empty file has no chunks.')));
