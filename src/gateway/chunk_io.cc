@@ -115,18 +115,19 @@ std::vector<NodeAddress> ReadLoad::Order(const ChunkLocations& locations) const 
   const size_t alive = std::min<size_t>(locations.alive(), order.size());
   if (alive > 1) {
     absl::MutexLock lock(&mu_);
-    auto load = [&](const NodeAddress& r) {
-      auto it = in_flight_.find(r.address());
-      return it == in_flight_.end() ? 0 : it->second;
-    };
     size_t best = 0;
-    int best_load = load(order[0]);
+    int best_load = InFlight(order[0].address());
     for (size_t i = 1; i < alive; ++i) {
-      if (int l = load(order[i]); l < best_load) best = i, best_load = l;
+      if (int l = InFlight(order[i].address()); l < best_load) best = i, best_load = l;
     }
     std::rotate(order.begin(), order.begin() + best, order.begin() + best + 1);
   }
   return order;
+}
+
+int ReadLoad::InFlight(const std::string& address) const {
+  auto it = in_flight_.find(address);
+  return it == in_flight_.end() ? 0 : it->second;
 }
 
 void ReadLoad::Begin(const std::string& address) {

@@ -38,6 +38,8 @@ class ReadLoad {
   void End(const std::string& address);
 
  private:
+  int InFlight(const std::string& address) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);
 };
