@@ -1,6 +1,7 @@
 #include "master/metadata_store.h"
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "common/logging.h"
 #include "common/path.h"
 #include "common/status.h"
@@ -335,24 +336,10 @@ void MetadataStore::PutRefs(const ChunkRecords& records, rocksdb::WriteBatch* ba
   }
 }
 
-absl::StatusOr<Entry> MetadataStore::PutFile(
-    const std::string& path, const FileMeta& file,
-    const std::vector<std::pair<uint64_t, ChunkRecord>>& new_chunks, int64_t mtime_ms,
-    bool if_none_match, std::vector<uint64_t>* released) {
-  if (path == "/") return absl::AlreadyExistsError("a directory exists at /");
-  ChunkRecords records;
-  for (const auto& [handle, rec] : new_chunks) {
-    ChunkRecord& r = records[handle];
-    r = rec;
-    r.set_refs(0);
-  }
-  absl::ReleasableMutexLock lock(&write_mu_);
-  RETURN_IF_ERROR(CheckCreatable(path, if_none_match));  // again, now under the lock
-  rocksdb::WriteBatch batch;
-  RETURN_IF_ERROR(AddParents(path, mtime_ms, &batch));
+absl::Status MetadataStore::CheckExtents(const FileMeta& file, ChunkRecords* records) const {
   uint64_t total = 0;
   for (const Extent& x : file.extents()) {
-    ASSIGN_OR_RETURN(const ChunkRecord* rec, LoadChunk(x.handle(), &records));
+    ASSIGN_OR_RETURN(const ChunkRecord* rec, LoadChunk(x.handle(), records));
     if (rec->version() != x.version() || x.length() == 0 || x.offset() > rec->size() ||
         x.length() > rec->size() - x.offset()) {
       return absl::InvalidArgumentError(
@@ -366,23 +353,97 @@ absl::StatusOr<Entry> MetadataStore::PutFile(
     return absl::InvalidArgumentError(
         cairn::StrCat("extents add up to ", total, " bytes, not ", file.length()));
   }
-  RETURN_IF_ERROR(CountRefs(file, +1, &records));
-  if (auto old = Get(path); old.ok()) {
-    RETURN_IF_ERROR(CountRefs(old->file(), -1, &records));
-  }
-  Entry e;
-  e.set_path(path);
-  e.set_type(Entry::FILE);
-  e.set_mtime_ms(mtime_ms);
-  *e.mutable_file() = file;
-  batch.Put(NsKey(path), SerializeEntry(e));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Entry> MetadataStore::PutFile(
+    const std::string& path, const FileMeta& file,
+    const std::vector<std::pair<uint64_t, ChunkRecord>>& new_chunks, int64_t mtime_ms,
+    bool if_none_match, std::vector<uint64_t>* released) {
+  std::vector<absl::StatusOr<Entry>> results;
   std::vector<uint64_t> unreferenced;
+  RETURN_IF_ERROR(PutFiles({FilePut{path, file, if_none_match}}, new_chunks, mtime_ms, &results,
+                           &unreferenced));
+  // A failed file wrote nothing; its new chunks are the caller's to drop.
+  if (results[0].ok() && released != nullptr) *released = std::move(unreferenced);
+  return std::move(results[0]);
+}
+
+absl::Status MetadataStore::PutFiles(
+    const std::vector<FilePut>& files,
+    const std::vector<std::pair<uint64_t, ChunkRecord>>& new_chunks, int64_t mtime_ms,
+    std::vector<absl::StatusOr<Entry>>* results, std::vector<uint64_t>* released) {
+  ChunkRecords records;
+  for (const auto& [handle, rec] : new_chunks) {
+    ChunkRecord& r = records[handle];
+    r = rec;
+    r.set_refs(0);
+  }
+  results->clear();
+  results->reserve(files.size());
+  // Paths this call writes: files, and the directories above them. Checks
+  // read the database, which holds none of them yet.
+  absl::flat_hash_set<std::string> written_files, written_dirs;
+  absl::ReleasableMutexLock lock(&write_mu_);
+  rocksdb::WriteBatch batch;
+  auto put_one = [&](const FilePut& f) -> absl::StatusOr<Entry> {
+    if (f.path == "/") return absl::AlreadyExistsError("a directory exists at /");
+    std::vector<std::string> ancestors = AncestorDirs(f.path);
+    bool clash = written_files.contains(f.path) || written_dirs.contains(f.path);
+    for (const std::string& dir : ancestors) clash = clash || written_files.contains(dir);
+    if (clash) {
+      return absl::AbortedError(
+          cairn::StrCat(f.path, " clashes with another file of the same commit"));
+    }
+    RETURN_IF_ERROR(CheckCreatable(f.path, f.if_none_match));  // again, now under the lock
+    RETURN_IF_ERROR(CheckExtents(f.file, &records));
+    // The file's own refusals are behind it: a failure from here on is a
+    // storage error, which fails the whole call (the batch is dropped).
+    if (absl::Status s = AddParents(f.path, mtime_ms, &batch); !s.ok()) {
+      return absl::InternalError(
+          cairn::StrCat("adding the parents of ", f.path, ": ", ToStd(s.message())));
+    }
+    RETURN_IF_ERROR(CountRefs(f.file, +1, &records));  // its chunks are loaded: cannot fail
+    if (auto old = Get(f.path); old.ok()) {
+      RETURN_IF_ERROR(CountRefs(old->file(), -1, &records));
+    } else if (!absl::IsNotFound(old.status())) {
+      return old.status();
+    }
+    Entry e;
+    e.set_path(f.path);
+    e.set_type(Entry::FILE);
+    e.set_mtime_ms(mtime_ms);
+    *e.mutable_file() = f.file;
+    batch.Put(NsKey(f.path), SerializeEntry(e));
+    written_files.insert(f.path);
+    written_dirs.insert(ancestors.begin(), ancestors.end());
+    return e;
+  };
+  for (const FilePut& f : files) {
+    results->push_back(put_one(f));
+    const absl::Status& s = results->back().status();
+    // Only a file's own refusals are its alone; a storage error is everyone's.
+    if (!s.ok() && !absl::IsAlreadyExists(s) && !absl::IsFailedPrecondition(s) &&
+        !absl::IsInvalidArgument(s) && !absl::IsAborted(s)) {
+      results->clear();
+      return s;
+    }
+  }
+  std::vector<uint64_t> unreferenced;
+  if (written_files.empty()) {  // every file refused: nothing to write or sync
+    for (const auto& [handle, rec] : new_chunks) unreferenced.push_back(handle);
+    if (released != nullptr) *released = std::move(unreferenced);
+    return absl::OkStatus();
+  }
   PutRefs(records, &batch, &unreferenced);
   Applied applied = ApplyLocked(&batch);
   lock.Release();
-  RETURN_IF_ERROR(AwaitDurable(applied));
+  if (absl::Status s = AwaitDurable(applied); !s.ok()) {
+    results->clear();
+    return s;
+  }
   if (released != nullptr) *released = std::move(unreferenced);
-  return e;
+  return absl::OkStatus();
 }
 
 absl::Status MetadataStore::Rename(const std::string& source, const std::string& target,

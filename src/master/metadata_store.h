@@ -73,6 +73,25 @@ class MetadataStore {
                                 int64_t mtime_ms, bool if_none_match,
                                 std::vector<uint64_t>* released);
 
+  // One file of PutFiles.
+  struct FilePut {
+    std::string path;
+    FileMeta file;
+    bool if_none_match = false;
+  };
+  // Group commit (packed small files, DESIGN.md §10): creates or replaces
+  // every file of `files` in one WriteBatch and one WAL sync. Each file is
+  // checked as PutFile checks it and succeeds or fails alone: (*results)[i]
+  // is files[i]'s entry or error, and a file whose path is that of an earlier
+  // file of the call, an ancestor or a descendant of one, fails with Aborted.
+  // A chunk of `new_chunks` that no committed file references is not
+  // written and is listed in `released`. The returned status is not OK only
+  // for a storage error, and then no file was written.
+  absl::Status PutFiles(const std::vector<FilePut>& files,
+                        const std::vector<std::pair<uint64_t, ChunkRecord>>& new_chunks,
+                        int64_t mtime_ms, std::vector<absl::StatusOr<Entry>>* results,
+                        std::vector<uint64_t>* released);
+
   // Atomically moves `source` (file or directory, with its subtree) to
   // `target`, creating target's missing parents. NotFound if source is absent;
   // AlreadyExists if target exists; InvalidArgument if target is inside source
@@ -133,6 +152,10 @@ class MetadataStore {
   // (their handles appended to `released`).
   static void PutRefs(const ChunkRecords& records, rocksdb::WriteBatch* batch,
                       std::vector<uint64_t>* released);
+  // PutFile's checks of one file's extents against `records` (which it
+  // loads into): InvalidArgument unless each lies within its chunk's current
+  // version and together they add up to the file's length.
+  absl::Status CheckExtents(const FileMeta& file, ChunkRecords* records) const;
   // Adds puts for missing ancestors of `path` to `batch`. AlreadyExists if one is a file.
   absl::Status AddParents(const std::string& path, int64_t mtime_ms,
                           rocksdb::WriteBatch* batch) const;

@@ -255,6 +255,81 @@ TEST_F(MetadataStoreTest, RecursiveDeleteCountsEveryReferenceInTheSubtree) {
   EXPECT_EQ(Refs(1), 1u);
 }
 
+// One extent of chunk `handle` (version 1): bytes [offset, offset+length).
+FileMeta Slice(uint64_t handle, uint64_t offset, uint64_t length) {
+  FileMeta f;
+  f.set_replication(3);
+  f.set_length(length);
+  Extent* x = f.add_extents();
+  x->set_handle(handle);
+  x->set_version(1);
+  x->set_offset(offset);
+  x->set_length(length);
+  return f;
+}
+
+TEST_F(MetadataStoreTest, PutFilesCommitsAPackChunkSharedByManyFilesEachOnItsOwn) {
+  ASSERT_THAT(Put("/old", {1}), IsOk());
+  ASSERT_THAT(Put("/taken", {2}), IsOk());
+  ASSERT_THAT(store_->Mkdir("/dir", 1), IsOk());
+  using FilePut = MetadataStore::FilePut;
+  std::vector<FilePut> files = {
+      {"/p/a", Slice(9, 0, 3), false},
+      {"/old", Slice(9, 3, 2), false},        // replaces /old: chunk 1 released
+      {"/taken", Slice(9, 5, 1), true},       // If-None-Match on an existing file
+      {"/dir", Slice(9, 6, 1), false},        // a directory is there
+      {"/p/a", Slice(9, 7, 1), false},        // the same path again in this commit
+      {"/p/a/under", Slice(9, 7, 1), false},  // below a file of this commit
+      {"/p", Slice(9, 7, 1), false},          // above a file of this commit
+      {"/p/b", Slice(9, 8, 5), false},        // past the chunk's end
+      {"/q/c", Slice(9, 8, 2), false},
+  };
+  std::vector<absl::StatusOr<Entry>> results;
+  std::vector<uint64_t> released;
+  ASSERT_THAT(store_->PutFiles(files, Written({9}), 5, &results, &released), IsOk());
+  ASSERT_EQ(results.size(), files.size());
+  EXPECT_THAT(results[0], IsOk());
+  EXPECT_THAT(results[1], IsOk());
+  EXPECT_THAT(results[2], StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(results[3], StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(results[4], StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(results[5], StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(results[6], StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(results[7], StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(results[8], IsOk());
+  EXPECT_EQ(released, std::vector<uint64_t>{1});
+  Reopen();  // one synced batch: all of it is there after a restart
+  EXPECT_EQ(Refs(9), 3u);
+  EXPECT_EQ(Refs(1), 0u);
+  EXPECT_EQ(Refs(2), 1u);
+  EXPECT_EQ(store_->Get("/p/a")->file().extents(0).offset(), 0u);
+  EXPECT_EQ(store_->Get("/old")->file().extents(0).offset(), 3u);
+  EXPECT_EQ(store_->Get("/q/c")->file().length(), 2u);
+  EXPECT_EQ(store_->Get("/taken")->file().extents(0).handle(), 2u);
+  EXPECT_EQ(store_->Get("/dir")->type(), Entry::DIR);
+  EXPECT_EQ(store_->Get("/p")->type(), Entry::DIR);
+  EXPECT_THAT(store_->Get("/p/b"), StatusIs(absl::StatusCode::kNotFound));
+  // Deleting the files one by one releases the pack chunk with the last.
+  ASSERT_THAT(store_->Delete("/p", true, &released), IsOk());
+  ASSERT_THAT(store_->Delete("/old", false, &released), IsOk());
+  released.clear();
+  ASSERT_THAT(store_->Delete("/q/c", false, &released), IsOk());
+  EXPECT_EQ(released, std::vector<uint64_t>{9});
+}
+
+TEST_F(MetadataStoreTest, PutFilesWritesNoChunkRecordWhenEveryFileIsRefused) {
+  ASSERT_THAT(Put("/taken", {2}), IsOk());
+  std::vector<absl::StatusOr<Entry>> results;
+  std::vector<uint64_t> released;
+  ASSERT_THAT(
+      store_->PutFiles({{"/taken", Slice(9, 0, 2), true}}, Written({9}), 5, &results, &released),
+      IsOk());
+  EXPECT_THAT(results[0], StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(released, std::vector<uint64_t>{9});
+  EXPECT_THAT(store_->GetChunk(9), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(Refs(2), 1u);
+}
+
 TEST_F(MetadataStoreTest, PutFileRefusesExtentsOutsideTheirChunksAndWritesNothing) {
   ASSERT_THAT(Put("/a", {1}), IsOk());
   auto refused = [&](FileMeta f) {
