@@ -339,13 +339,13 @@ def test_256_concurrent_clients_are_all_answered(cluster, ns):
             start.wait(timeout=60)
             conn.request("PUT", target, body=data)
             put = conn.getresponse()
-            put.read()
+            put_body = put.read()
             conn.request("GET", target)
             get = conn.getresponse()
             body = get.read()
             if put.status != 201 or get.status != 200 or body != data:
-                errors.append(f"client {i}: PUT {put.status}, GET {get.status}, "
-                              f"{len(body)} bytes back")
+                errors.append(f"client {i}: PUT {put.status} {put_body[:300]!r}, "
+                              f"GET {get.status}, {len(body)} bytes back")
         except Exception as e:  # noqa: BLE001 -- every failure is reported below
             errors.append(f"client {i}: {e!r}")
         finally:
