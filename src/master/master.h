@@ -103,6 +103,18 @@ class Master {
   absl::StatusOr<Entry> CommitUpload(const CommitUploadRequest& req);
   absl::Status AbortUpload(uint64_t upload_id);
 
+  // ---- packed small files (master_uploads.cc) ----
+  // Starts the upload of one pack chunk, allocated at once (errors as
+  // AllocateChunk). Its uploads_ entry has no path.
+  absl::StatusOr<StartUploadReply> StartPack(const StartPackRequest& req);
+  // Commits every file of a pack chunk in one synced metadata write; each
+  // file is committed or refused on its own (results parallel to the files,
+  // errors as CommitUpload's per file, InvalidArgument for a bad path or a
+  // range outside the chunk). The call fails as a whole (InvalidArgument)
+  // when the chunk is not the upload's or lacks replicas, NotFound for an
+  // unknown upload, Aborted if already being committed.
+  absl::StatusOr<CommitPackReply> CommitPack(const CommitPackRequest& req);
+
   ClusterReply Cluster();
   bool InSafeMode();
   RepairStats Repairs();
@@ -142,6 +154,11 @@ class Master {
   void DropUploadLocked(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Checks a commit's chunk list against what the upload allocated.
   absl::Status CheckCommitLocked(const CommitUploadRequest& req, const Upload& upload) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Checks that `c` is a chunk `upload` allocated, durable on enough of the
+  // nodes it was placed on. `what` names it in errors.
+  absl::Status CheckCommittedChunkLocked(const CommittedChunk& c, const Upload& upload,
+                                         const std::string& what) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> NextHandleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool GcAllowedLocked(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);

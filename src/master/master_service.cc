@@ -125,6 +125,18 @@ grpc::Status MasterService::CommitUpload(grpc::ServerContext*, const CommitUploa
       reply);
 }
 
+grpc::Status MasterService::StartPack(grpc::ServerContext*, const StartPackRequest* req,
+                                      StartUploadReply* reply) {
+  return Handle(
+      master_, "StartPack", [&] { return master_->StartPack(*req); }, reply);
+}
+
+grpc::Status MasterService::CommitPack(grpc::ServerContext*, const CommitPackRequest* req,
+                                       CommitPackReply* reply) {
+  return Handle(
+      master_, "CommitPack", [&] { return master_->CommitPack(*req); }, reply);
+}
+
 grpc::Status MasterService::AbortUpload(grpc::ServerContext*, const AbortUploadRequest* req,
                                         AbortUploadReply* reply) {
   return Handle(

@@ -34,6 +34,9 @@ class MasterService final
                              AllocateChunkReply*) override;
   grpc::Status CommitUpload(grpc::ServerContext*, const CommitUploadRequest*,
                             CommitUploadReply*) override;
+  grpc::Status StartPack(grpc::ServerContext*, const StartPackRequest*, StartUploadReply*) override;
+  grpc::Status CommitPack(grpc::ServerContext*, const CommitPackRequest*,
+                          CommitPackReply*) override;
   grpc::Status AbortUpload(grpc::ServerContext*, const AbortUploadRequest*,
                            AbortUploadReply*) override;
   grpc::Status Cluster(grpc::ServerContext*, const ClusterRequest*, ClusterReply*) override;

@@ -1,7 +1,6 @@
 // The upload half of Master (master.h): start, allocate, commit, abort.
 #include <algorithm>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "common/check.h"
 #include "common/logging.h"
@@ -120,20 +119,38 @@ void Master::DropUploadLocked(uint64_t id) {
   if (upload) gc_.DropAllocations(*upload, chunks_, nodes_);
 }
 
+absl::Status Master::CheckCommittedChunkLocked(const CommittedChunk& c, const Upload& upload,
+                                               const std::string& what) const {
+  const Allocation* allocated = nullptr;
+  for (const Allocation& a : upload.allocations) {
+    if (a.handle == c.chunk().handle()) allocated = &a;
+  }
+  if (allocated == nullptr) {
+    return absl::InvalidArgumentError(
+        cairn::StrCat(what, " (handle ", c.chunk().handle(), ") is not of this upload"));
+  }
+  if (static_cast<uint32_t>(c.nodes_size()) < upload.replication) {
+    return absl::InvalidArgumentError(cairn::StrCat(what, " has too few replicas"));
+  }
+  for (uint64_t node : c.nodes()) {
+    if (std::find(allocated->nodes.begin(), allocated->nodes.end(), node) ==
+        allocated->nodes.end()) {
+      return absl::InvalidArgumentError(
+          cairn::StrCat(what, " has a replica on node ", node, ", not placed there"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Master::CheckCommitLocked(const CommitUploadRequest& req, const Upload& upload) const {
   // The chunk list must be distinct chunks this upload allocated, of
   // chunk_size each but the last, adding up to the length, each with enough
   // replicas, all on nodes the chunk was placed on.
-  absl::flat_hash_map<uint64_t, const Allocation*> allocated;
-  for (const Allocation& a : upload.allocations) allocated[a.handle] = &a;
   absl::flat_hash_set<uint64_t> seen;
   uint64_t total = 0;
   for (int i = 0; i < req.chunks_size(); ++i) {
     const ChunkRef& c = req.chunks(i).chunk();
-    auto it = allocated.find(c.handle());
-    if (it == allocated.end()) {
-      return absl::InvalidArgumentError(cairn::StrCat("chunk ", c.handle(), " not of this upload"));
-    }
+    RETURN_IF_ERROR(CheckCommittedChunkLocked(req.chunks(i), upload, cairn::StrCat("chunk ", i)));
     if (!seen.insert(c.handle()).second) {
       return absl::InvalidArgumentError(cairn::StrCat("chunk ", c.handle(), " listed twice"));
     }
@@ -141,16 +158,6 @@ absl::Status Master::CheckCommitLocked(const CommitUploadRequest& req, const Upl
     if (c.size() == 0 || c.size() > options_.chunk_size ||
         (!last && c.size() != options_.chunk_size)) {
       return absl::InvalidArgumentError(cairn::StrCat("chunk ", i, " has a bad size ", c.size()));
-    }
-    if (static_cast<uint32_t>(req.chunks(i).nodes_size()) < upload.replication) {
-      return absl::InvalidArgumentError(cairn::StrCat("chunk ", i, " has too few replicas"));
-    }
-    const std::vector<uint64_t>& placed = it->second->nodes;
-    for (uint64_t node : req.chunks(i).nodes()) {
-      if (std::find(placed.begin(), placed.end(), node) == placed.end()) {
-        return absl::InvalidArgumentError(
-            cairn::StrCat("chunk ", i, " has a replica on node ", node, ", not placed there"));
-      }
     }
     total += c.size();
   }
@@ -172,6 +179,10 @@ absl::StatusOr<Entry> Master::CommitUpload(const CommitUploadRequest& req) {
     if (u == nullptr) return UploadNotFound(req.upload_id());
     if (u->committing) {
       return absl::AbortedError(cairn::StrCat("upload ", req.upload_id(), " is being committed"));
+    }
+    if (u->path.empty()) {
+      return absl::InvalidArgumentError(
+          cairn::StrCat("upload ", req.upload_id(), " is a pack: commit it with CommitPack"));
     }
     RETURN_IF_ERROR(CheckCommitLocked(req, *u));
     u->committing = true;
@@ -216,6 +227,119 @@ absl::StatusOr<Entry> Master::CommitUpload(const CommitUploadRequest& req) {
   // become garbage.
   DropUploadLocked(req.upload_id());
   return entry;
+}
+
+absl::StatusOr<StartUploadReply> Master::StartPack(const StartPackRequest& req) {
+  uint32_t replication = req.replication() == 0 ? options_.replication : req.replication();
+  if (replication > kMaxReplication) {
+    return absl::InvalidArgumentError(
+        cairn::StrCat("replication must be at most ", kMaxReplication));
+  }
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    id = uploads_.Start("", replication, false, clock_->Now());
+  }
+  StartUploadReply reply;
+  reply.set_upload_id(id);
+  reply.set_chunk_size(options_.chunk_size);
+  reply.set_replication(replication);
+  AllocateChunkRequest areq;
+  areq.set_upload_id(id);
+  areq.set_expected_size(std::min(req.expected_size(), options_.chunk_size));
+  auto chunk = AllocateChunk(areq);
+  if (!chunk.ok()) {
+    AbortUpload(id).IgnoreError();
+    return chunk.status();
+  }
+  *reply.mutable_first_chunk() = *std::move(chunk);
+  return reply;
+}
+
+absl::StatusOr<CommitPackReply> Master::CommitPack(const CommitPackRequest& req) {
+  const ChunkRef& chunk = req.chunk().chunk();
+  uint32_t replication = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    Upload* u = uploads_.Find(req.upload_id());
+    if (u == nullptr) return UploadNotFound(req.upload_id());
+    if (u->committing) {
+      return absl::AbortedError(cairn::StrCat("upload ", req.upload_id(), " is being committed"));
+    }
+    if (!u->path.empty()) {
+      return absl::InvalidArgumentError(
+          cairn::StrCat("upload ", req.upload_id(), " is not a pack: commit it with CommitUpload"));
+    }
+    RETURN_IF_ERROR(CheckCommittedChunkLocked(req.chunk(), *u, "the pack chunk"));
+    if (chunk.size() == 0 || chunk.size() > options_.chunk_size) {
+      return absl::InvalidArgumentError(
+          cairn::StrCat("the pack chunk has a bad size ", chunk.size()));
+    }
+    u->committing = true;
+    replication = u->replication;
+    // Locatable before PutFiles makes its files visible (as in CommitUpload).
+    chunks_.AddCommitted(chunk, replication, req.chunk().nodes());
+  }
+  std::vector<MetadataStore::FilePut> puts;
+  std::vector<int> put_of(req.files_size(), -1);  // index into puts, per file
+  CommitPackReply reply;
+  for (int i = 0; i < req.files_size(); ++i) {
+    const PackedFile& f = req.files(i);
+    PackedFileResult* r = reply.add_results();
+    absl::Status s = ValidatePath(f.path());
+    if (s.ok() && (f.offset() > chunk.size() || f.length() > chunk.size() - f.offset())) {
+      s = absl::InvalidArgumentError(cairn::StrCat("bytes [", f.offset(), ", +", f.length(),
+                                                   ") of ", f.path(), " are not in the chunk"));
+    }
+    if (!s.ok()) {
+      r->set_code(static_cast<int>(s.code()));
+      r->set_message(std::string(s.message()));
+      continue;
+    }
+    MetadataStore::FilePut& p = puts.emplace_back();
+    p.path = f.path();
+    p.if_none_match = f.if_none_match();
+    p.file.set_length(f.length());
+    p.file.set_replication(replication);
+    p.file.set_sha256(f.sha256());
+    if (f.length() > 0) {
+      Extent* x = p.file.add_extents();
+      x->set_handle(chunk.handle());
+      x->set_version(chunk.version());
+      x->set_offset(f.offset());
+      x->set_length(f.length());
+    }
+    put_of[i] = static_cast<int>(puts.size()) - 1;
+  }
+  ChunkRecord rec;
+  rec.set_version(chunk.version());
+  rec.set_size(chunk.size());
+  rec.set_crc32c(chunk.crc32c());
+  rec.set_replication(replication);
+  std::vector<absl::StatusOr<Entry>> results;
+  std::vector<uint64_t> released;
+  absl::Status s = store_->PutFiles(puts, {{chunk.handle(), rec}}, NowMs(), &results, &released);
+  absl::MutexLock lock(&mu_);
+  if (!s.ok()) {
+    chunks_.Erase(chunk.handle());
+  } else {
+    // Includes the pack chunk itself if every file was refused.
+    gc_.Forget(released, chunks_, clock_->Now());
+  }
+  DropUploadLocked(req.upload_id());
+  RETURN_IF_ERROR(s);
+  for (int i = 0; i < req.files_size(); ++i) {
+    if (put_of[i] < 0) continue;
+    const absl::StatusOr<Entry>& e = results[put_of[i]];
+    PackedFileResult* r = reply.mutable_results(i);
+    if (e.ok()) {
+      *r->mutable_entry() = *e;
+    } else {
+      r->set_code(static_cast<int>(e.status().code()));
+      r->set_message(std::string(e.status().message()));
+    }
+  }
+  return reply;
 }
 
 absl::Status Master::AbortUpload(uint64_t upload_id) {

@@ -158,6 +158,105 @@ TEST_F(MasterTest, StartUploadCanAllocateTheFirstChunk) {
   EXPECT_FALSE(plain->has_first_chunk());
 }
 
+// One small file of a pack commit.
+PackedFile Packed(const std::string& path, uint64_t offset, uint64_t length,
+                  bool if_none_match = false) {
+  PackedFile f;
+  f.set_path(path);
+  f.set_offset(offset);
+  f.set_length(length);
+  f.set_sha256("ab");
+  f.set_if_none_match(if_none_match);
+  return f;
+}
+
+TEST_F(MasterTest, CommitPackCommitsEachFileOfAPackChunkOnItsOwn) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  Upload("/taken");
+  StartPackRequest sp;
+  sp.set_expected_size(100);
+  auto pack = master_->StartPack(sp);
+  ASSERT_THAT(pack, IsOk());
+  ASSERT_EQ(pack->first_chunk().replicas_size(), 3);
+  CommitPackRequest c;
+  c.set_upload_id(pack->upload_id());
+  *c.mutable_chunk()->mutable_chunk() = pack->first_chunk().chunk();
+  c.mutable_chunk()->mutable_chunk()->set_size(100);
+  for (const auto& r : pack->first_chunk().replicas()) c.mutable_chunk()->add_nodes(r.node_id());
+  *c.add_files() = Packed("/s/a", 0, 40);
+  *c.add_files() = Packed("/taken", 40, 10, /*if_none_match=*/true);
+  *c.add_files() = Packed("bad path", 50, 10);
+  *c.add_files() = Packed("/s/past-the-end", 90, 20);
+  *c.add_files() = Packed("/s/b", 50, 50);
+  *c.add_files() = Packed("/s/empty", 0, 0);
+  // A pack commit is not an upload's, and an upload's is not a pack's.
+  CommitUploadRequest wrong;
+  wrong.set_upload_id(pack->upload_id());
+  EXPECT_THAT(master_->CommitUpload(wrong), StatusIs(absl::StatusCode::kInvalidArgument));
+  CommitPackRequest not_pack = c;
+  not_pack.set_upload_id(StartAt("/x").upload_id());
+  EXPECT_THAT(master_->CommitPack(not_pack), StatusIs(absl::StatusCode::kInvalidArgument));
+
+  auto reply = master_->CommitPack(c);
+  ASSERT_THAT(reply, IsOk());
+  ASSERT_EQ(reply->results_size(), 6);
+  std::vector<int> codes;
+  for (const auto& r : reply->results()) codes.push_back(r.code());
+  EXPECT_EQ(codes, (std::vector<int>{0, static_cast<int>(absl::StatusCode::kFailedPrecondition),
+                                     static_cast<int>(absl::StatusCode::kInvalidArgument),
+                                     static_cast<int>(absl::StatusCode::kInvalidArgument), 0, 0}));
+  EXPECT_EQ(reply->results(4).entry().path(), "/s/b");
+  // Both files read their own bytes of the one chunk, from its replicas.
+  auto b = master_->Lookup("/s/b");
+  ASSERT_THAT(b, IsOk());
+  ASSERT_EQ(b->entry().file().extents_size(), 1);
+  EXPECT_EQ(b->entry().file().extents(0).handle(), pack->first_chunk().chunk().handle());
+  EXPECT_EQ(b->entry().file().extents(0).offset(), 50u);
+  EXPECT_EQ(b->locations(0).replicas_size(), 3);
+  EXPECT_EQ(master_->Lookup("/s/a")->entry().file().extents(0).length(), 40u);
+  EXPECT_EQ(master_->Lookup("/s/empty")->entry().file().length(), 0u);
+  EXPECT_THAT(master_->Lookup("/s/past-the-end"), StatusIs(absl::StatusCode::kNotFound));
+  // The upload is gone once committed.
+  EXPECT_THAT(master_->CommitPack(c), StatusIs(absl::StatusCode::kNotFound));
+  // The chunk stays while one file references it.
+  ASSERT_THAT(master_->Delete("/s/a", false), IsOk());
+  EXPECT_THAT(master_->Lookup("/s/b"), IsOk());
+  Open();  // and after a restart
+  EXPECT_EQ(master_->Lookup("/s/b")->entry().file().extents(0).offset(), 50u);
+}
+
+TEST_F(MasterTest, CommitPackRefusesAChunkNotOfTheUploadOrShortOfReplicas) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  auto pack = master_->StartPack(StartPackRequest());
+  ASSERT_THAT(pack, IsOk());
+  auto commit = [&](auto edit) {
+    CommitPackRequest c;
+    c.set_upload_id(pack->upload_id());
+    *c.mutable_chunk()->mutable_chunk() = pack->first_chunk().chunk();
+    c.mutable_chunk()->mutable_chunk()->set_size(10);
+    for (const auto& r : pack->first_chunk().replicas()) c.mutable_chunk()->add_nodes(r.node_id());
+    *c.add_files() = Packed("/f", 0, 10);
+    edit(c);
+    return master_->CommitPack(c);
+  };
+  EXPECT_THAT(
+      commit([](CommitPackRequest& c) { c.mutable_chunk()->mutable_nodes()->RemoveLast(); }),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      commit([](CommitPackRequest& c) { c.mutable_chunk()->mutable_chunk()->set_handle(9999); }),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(commit([](CommitPackRequest& c) { c.mutable_chunk()->mutable_chunk()->set_size(0); }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(commit([](CommitPackRequest& c) {
+                c.mutable_chunk()->mutable_chunk()->set_size(4096);  // over chunk_size
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(master_->Lookup("/f"), StatusIs(absl::StatusCode::kNotFound));
+  // None of those used the upload up: the right commit still goes through.
+  EXPECT_THAT(commit([](CommitPackRequest&) {}), IsOk());
+  EXPECT_THAT(master_->Lookup("/f"), IsOk());
+}
+
 // A replace is visible to readers a moment before its metadata is synced (the
 // WAL sync is shared by concurrent commits): a reader must still never find
 // the file without the locations of its chunks, old or new.
