@@ -16,6 +16,40 @@ constexpr char kFilesPattern[] = R"(/api/v1/files([\s\S]*))";
 
 std::string ETagOf(const Entry& e) { return cairn::StrCat("\"", e.file().sha256(), "\""); }
 
+void ReplyCommitted(GatewayContext* ctx, const Entry& entry, HttpResponse& res) {
+  ctx->metrics.Add("cairn_gateway_uploaded_bytes_total", "",
+                   static_cast<double>(entry.file().length()));
+  res.set_header("ETag", ETagOf(entry));
+  res.set_header("X-Checksum-Sha256", entry.file().sha256());
+  SetJson(res,
+          {{"path", entry.path()},
+           {"size", entry.file().length()},
+           {"chunks", entry.file().extents_size()},
+           {"sha256", entry.file().sha256()}},
+          201);
+}
+
+// A small file: its whole body, then one record of a shared pack chunk.
+void PutPacked(GatewayContext* ctx, const HttpRequest& req, const UploadOptions& opts,
+               HttpResponse& res) {
+  std::string body;
+  body.reserve(opts.expected_length);
+  bool too_long = false;
+  bool received = req.ReadBody([&](std::string_view piece) {
+    too_long = piece.size() > opts.expected_length - body.size();
+    if (!too_long) body.append(piece);
+    return !too_long;
+  });
+  if (too_long)
+    return SetApiError(res, absl::InvalidArgumentError("body longer than Content-Length"));
+  if (!received || body.size() != opts.expected_length) {
+    return SetApiError(res, absl::InvalidArgumentError("request body ended early"));
+  }
+  auto entry = ctx->pack->Put(opts.path, opts.if_none_match, body, Sha256Hex(body));
+  if (!entry.ok()) return SetApiError(res, entry.status());
+  ReplyCommitted(ctx, *entry, res);
+}
+
 void HandlePut(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {
   // On an error before the body is read, the server drains the rest of it
   // (bounded) so the client reads our reply, or closes the connection.
@@ -33,6 +67,11 @@ void HandlePut(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {
       !absl::SimpleAtoi(ToAbsl(req.header("Content-Length")), &opts.expected_length)) {
     return SetApiError(res, absl::InvalidArgumentError("Content-Length is not a number"));
   }
+  if (ctx->pack != nullptr && req.has_header("Content-Length") && opts.expected_length > 0 &&
+      opts.expected_length <= ctx->small_file_max && opts.replication == 0 &&
+      opts.expected_length <= ctx->pack->MaxFileBytes()) {
+    return PutPacked(ctx, req, opts, res);
+  }
   Uploader uploader(ctx->master.get(), &ctx->io, &ctx->buffers, opts);
   absl::Status s = uploader.Start();
   if (!s.ok()) return SetApiError(res, s);
@@ -44,16 +83,7 @@ void HandlePut(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {
   if (!received) return SetApiError(res, absl::InvalidArgumentError("request body ended early"));
   auto entry = uploader.Finish();
   if (!entry.ok()) return SetApiError(res, entry.status());
-  ctx->metrics.Add("cairn_gateway_uploaded_bytes_total", "",
-                   static_cast<double>(entry->file().length()));
-  res.set_header("ETag", ETagOf(*entry));
-  res.set_header("X-Checksum-Sha256", entry->file().sha256());
-  SetJson(res,
-          {{"path", entry->path()},
-           {"size", entry->file().length()},
-           {"chunks", entry->file().extents_size()},
-           {"sha256", entry->file().sha256()}},
-          201);
+  ReplyCommitted(ctx, *entry, res);
 }
 
 void HandleGet(GatewayContext* ctx, const HttpRequest& req, HttpResponse& res) {

@@ -21,6 +21,10 @@ void DescribeMetrics(Metrics* metrics) {
   metrics->Describe("cairn_gateway_stalled_transfers_total", Metrics::Type::kCounter,
                     "Chunk transfers cancelled for making no progress (a paused or wedged node).",
                     /*unlabeled=*/true);
+  metrics->Describe("cairn_gateway_pack_batches_total", Metrics::Type::kCounter,
+                    "Pack chunks of small files written and committed (result=ok) or not.");
+  metrics->Describe("cairn_gateway_packed_files_total", Metrics::Type::kCounter,
+                    "Small files sent in pack chunks (committed or refused).", /*unlabeled=*/true);
 }
 
 // Ready when the master answers and enough chunkservers are alive to place
@@ -73,6 +77,11 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   ctx->io.timeouts = options.stall;
   ctx->io.watchdog.set_on_fire(
       [m = &ctx->metrics] { m->Add("cairn_gateway_stalled_transfers_total", ""); });
+  ctx->small_file_max = options.small_file_max;
+  if (options.small_file_max > 0) {
+    ctx->pack =
+        std::make_unique<PackWriter>(ctx->master.get(), &ctx->io, options.pack, &ctx->metrics);
+  }
 
   HttpServerOptions http_options = options.http;
   http_options.require_length = true;  // an upload without a length has no body

@@ -22,6 +22,10 @@ struct GatewayOptions {
   // timeouts. Its metrics and require_length are set by the gateway.
   HttpServerOptions http;
   StallTimeouts stall;  // chunk transfers blocked longer fail over
+  // Uploads of 1 byte up to this many go as records of shared pack chunks
+  // (PackWriter); 0: every upload has chunks of its own.
+  uint64_t small_file_max = 256 << 10;
+  PackOptions pack;
 };
 
 class GatewayServer {

@@ -57,6 +57,16 @@ int main(int argc, char** argv) {
                  "a chunk read blocked this long moves to the next replica")
       ->envname("READ_STALL_TIMEOUT")
       ->capture_default_str();
+  std::string small_file_max = "256KiB";
+  app.add_option("--small_file_max", small_file_max,
+                 "uploads up to this size share pack chunks, many per fsync (0: never)")
+      ->envname("SMALL_FILE_MAX")
+      ->capture_default_str();
+  app.add_option("--pack_writers", opts.pack.writers,
+                 "pack chunks of small files in flight at once")
+      ->envname("PACK_WRITERS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--log_level", log_level, "debug, info, warn or error")
       ->envname("LOG_LEVEL")
       ->capture_default_str();
@@ -87,6 +97,13 @@ int main(int argc, char** argv) {
     }
     *out = *d;
   }
+  auto small = cairn::ParseBytes(small_file_max);
+  if (!small.ok()) return fail(small.status());
+  if (*small > opts.pack.max_batch_bytes) {
+    return fail(absl::InvalidArgumentError(cairn::StrCat(
+        "small_file_max must be at most ", opts.pack.max_batch_bytes, " bytes (a pack batch)")));
+  }
+  opts.small_file_max = *small;
   // The pipeline's write and sync stall timeouts stay at their defaults: they
   // must be the chunkservers' too, for each node to give up in turn.
   auto stall = cairn::ParseDurationFlag(read_stall);

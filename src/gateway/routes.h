@@ -10,6 +10,7 @@
 #include "common/master_client.h"
 #include "common/metrics.h"
 #include "gateway/chunk_io.h"
+#include "gateway/pack_writer.h"
 #include "gateway/uploader.h"
 
 namespace cairn::gateway {
@@ -19,6 +20,8 @@ struct GatewayContext {
   ChunkIo io;
   BufferPool buffers{64};  // a 64 MiB chunk's worth of message buffers
   Metrics metrics;
+  uint64_t small_file_max = 0;
+  std::unique_ptr<PackWriter> pack;  // null: no packing; uses master, io, metrics
 };
 
 // PUT/GET/HEAD/DELETE /api/v1/files/{path}

@@ -11,14 +11,6 @@ namespace {
 // files) are cheap to allocate.
 constexpr size_t kKeepAtLeast = ChunkPipelineWriter::kMessageBytes;
 
-// After Start(), the master not knowing our upload means it restarted (or the
-// upload expired): the client should retry, so that is Unavailable, not NotFound.
-absl::Status UploadCall(const grpc::Status& s) {
-  absl::Status st = FromGrpcStatus(s);
-  if (absl::IsNotFound(st)) return absl::UnavailableError(st.message());
-  return st;
-}
-
 std::string Hex(const unsigned char* p, size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -30,6 +22,19 @@ std::string Hex(const unsigned char* p, size_t n) {
 }
 
 }  // namespace
+
+absl::Status UploadCallStatus(const grpc::Status& s) {
+  absl::Status st = FromGrpcStatus(s);
+  if (absl::IsNotFound(st)) return absl::UnavailableError(st.message());
+  return st;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr);
+  return Hex(digest, n);
+}
 
 std::string BufferPool::Take(size_t reserve) {
   std::string buffer;
@@ -108,7 +113,7 @@ absl::Status Uploader::BeginChunk(Chunk* chunk) {
   for (uint64_t n : excluded_) req.add_exclude_nodes(n);
   AllocateChunkReply allocation;
   RETURN_IF_ERROR(
-      UploadCall(master_->Unary(&Master::StubInterface::AllocateChunk, req, &allocation)));
+      UploadCallStatus(master_->Unary(&Master::StubInterface::AllocateChunk, req, &allocation)));
   chunk->writer = std::make_unique<ChunkPipelineWriter>(io_, allocation);
   return absl::OkStatus();
 }
@@ -230,7 +235,7 @@ absl::StatusOr<Entry> Uploader::Finish() {
   commit_.set_sha256(Hex(digest, n));
   CommitUploadReply reply;
   RETURN_IF_ERROR(
-      UploadCall(master_->Unary(&Master::StubInterface::CommitUpload, commit_, &reply)));
+      UploadCallStatus(master_->Unary(&Master::StubInterface::CommitUpload, commit_, &reply)));
   committed_ = true;
   return reply.entry();
 }

@@ -54,6 +54,14 @@ class BufferPool {
   std::vector<std::string> kept_ ABSL_GUARDED_BY(mu_);
 };
 
+// A master call's status during an upload. After Start(), the master not
+// knowing the upload means it restarted (or the upload expired): the client
+// should retry, so NotFound becomes Unavailable.
+absl::Status UploadCallStatus(const grpc::Status& s);
+
+// SHA-256 of `data`, lowercase hex (the files' checksum).
+std::string Sha256Hex(std::string_view data);
+
 class Uploader {
  public:
   // `master`, `io` and `buffers` must outlive the uploader. An uploader

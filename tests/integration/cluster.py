@@ -32,6 +32,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("CAIRN_BIN_DIR", REPO_ROOT / "build" / "bin"))
 
 CHUNK = 1 << 20  # the cluster's --chunk_size (1MiB)
+SMALL_FILE_MAX = 256 << 10  # the gateway's default --small_file_max
+PACK_RECORD_HEADER = 16  # bytes before each packed file's data (common/pack_record.h)
+
+
+def packed(size):
+    """Whether the gateway writes an upload of `size` bytes as a pack record."""
+    return 0 < size <= SMALL_FILE_MAX and size + PACK_RECORD_HEADER <= CHUNK
+
+
+def stored_size(size):
+    """Bytes an upload of `size` takes in its chunks (one replica)."""
+    return size + PACK_RECORD_HEADER if packed(size) else size
 REPLICATION = 3
 ZONES = ("z1", "z2", "z3")
 HEARTBEAT = "200ms"

@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from cluster import CHUNK, Cluster, http_request, payload, wait_until
+from cluster import CHUNK, Cluster, http_request, packed, payload, stored_size, wait_until
 
 SETTLE_TIMEOUT = 30.0  # seconds for heartbeats, scrubbing and GC to catch up
 
@@ -189,12 +189,14 @@ def traffic(metrics_cluster):
     kept = {p: d for p, d in files.items() if p != "/metrics/gone"}
     return {
         "uploads": len(files),
+        "packed_uploads": sum(packed(len(d)) for d in files.values()),
         "uploaded_bytes": sum(len(d) for d in files.values()),
+        "written_bytes": sum(stored_size(len(d)) for d in files.values()),
         "downloads": len(files),
         "downloaded_bytes": downloaded,
         "chunks_read": sum(chunks_of(len(d)) for d in files.values()),
         "chunks": sum(chunks_of(len(d)) for d in kept.values()),
-        "stored_bytes": sum(len(d) for d in kept.values()),
+        "stored_bytes": sum(stored_size(len(d)) for d in kept.values()),
         "garbage_chunks": chunks_of(UPLOADS["gone"]),
     }
 
@@ -242,6 +244,10 @@ def test_gateway_metrics(metrics_cluster, traffic):
                 label_names=("route", "method"))
     exp.require("cairn_gateway_uploaded_bytes_total", "counter")
     exp.require("cairn_gateway_downloaded_bytes_total", "counter")
+    exp.require("cairn_gateway_pack_batches_total", "counter", label_names=("result",))
+    exp.require("cairn_gateway_packed_files_total", "counter")
+    assert exp.total("cairn_gateway_pack_batches_total", result="ok") == traffic["packed_uploads"]
+    assert exp.value("cairn_gateway_packed_files_total") == traffic["packed_uploads"]
 
     files = dict(route="/api/v1/files")
     assert exp.total("cairn_gateway_requests_total", method="PUT", code="201",
@@ -267,8 +273,12 @@ def test_master_metrics(metrics_cluster, traffic):
         exp.require(gauge, "gauge")
     exp.require("cairn_master_nodes", "gauge", label_names=("state",))
 
+    # One at a time, so each small file is a pack of its own.
+    packs = traffic["packed_uploads"]
     assert exp.total("cairn_master_rpcs_total", method="CommitUpload",
-                     code="OK") == traffic["uploads"], exp.series("cairn_master_rpcs_total")
+                     code="OK") == traffic["uploads"] - packs, exp.series("cairn_master_rpcs_total")
+    assert exp.total("cairn_master_rpcs_total", method="CommitPack",
+                     code="OK") == packs, exp.series("cairn_master_rpcs_total")
     assert exp.total("cairn_master_rpcs_total", method="Heartbeat", code="OK") > 0
     assert exp.value("cairn_master_nodes", state="alive") == 3
     assert exp.value("cairn_master_chunks") == traffic["chunks"]
@@ -307,7 +317,7 @@ def test_chunkserver_metrics(metrics_cluster, traffic):
         free = exp.value("cairn_chunkserver_disk_free_bytes")
         assert 0 < free <= capacity, (exp.source, free, capacity)
         # Every node received every chunk of every upload, deleted or not.
-        assert exp.value("cairn_chunkserver_write_bytes_total") == traffic["uploaded_bytes"]
+        assert exp.value("cairn_chunkserver_write_bytes_total") == traffic["written_bytes"]
         assert exp.value("cairn_chunkserver_scrubbed_bytes_total") > 0
         assert exp.total("cairn_chunkserver_heartbeats_total") > 0
         writes = traffic["chunks"] + traffic["garbage_chunks"]
