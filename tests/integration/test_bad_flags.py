@@ -64,6 +64,8 @@ def test_chunkserver_reports_an_unusable_root_dir(a_file):
     (["--master", "127.0.0.1:1", "--listen", "999999"], "bad port"),
     (["--master", "127.0.0.1:1", "--max_json_body", "lots"], "lots"),
     (["--master", "127.0.0.1:1", "--read_stall_timeout", "0s"], "must be positive"),
+    (["--master", "127.0.0.1:1", "--small_file_max", "tiny"], "tiny"),
+    (["--master", "127.0.0.1:1", "--small_file_max", "9MiB"], "small_file_max must be at most"),
 ])
 def test_gateway_rejects_bad_addresses(args, message):
     code, err = run("cairn-gateway", *args)
