@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -157,6 +158,12 @@ class Master {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Checks that `c` is a chunk `upload` allocated, durable on enough of the
   // nodes it was placed on. `what` names it in errors.
+  // Registers an upload of `path` ("" for a pack) with `replication` (0:
+  // the default) and, if `allocate_first`, allocates its first chunk,
+  // charged `expected_size` if known (errors as AllocateChunk).
+  absl::StatusOr<StartUploadReply> OpenUpload(const std::string& path, uint32_t replication,
+                                              bool if_none_match, bool allocate_first,
+                                              std::optional<uint64_t> expected_size);
   absl::Status CheckCommittedChunkLocked(const CommittedChunk& c, const Upload& upload,
                                          const std::string& what) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

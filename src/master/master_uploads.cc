@@ -27,7 +27,16 @@ absl::StatusOr<StartUploadReply> Master::StartUpload(const StartUploadRequest& r
   RETURN_IF_ERROR(ValidatePath(req.path()));
   if (req.path() == "/") return absl::AlreadyExistsError("a directory exists at /");
   RETURN_IF_ERROR(store_->CheckCreatable(req.path(), req.if_none_match()));
-  uint32_t replication = req.replication() == 0 ? options_.replication : req.replication();
+  std::optional<uint64_t> expected;
+  if (req.has_expected_length()) expected = req.expected_length();
+  return OpenUpload(req.path(), req.replication(), req.if_none_match(), req.allocate_first_chunk(),
+                    expected);
+}
+
+absl::StatusOr<StartUploadReply> Master::OpenUpload(const std::string& path, uint32_t replication,
+                                                    bool if_none_match, bool allocate_first,
+                                                    std::optional<uint64_t> expected_size) {
+  if (replication == 0) replication = options_.replication;
   if (replication > kMaxReplication) {
     return absl::InvalidArgumentError(
         cairn::StrCat("replication must be at most ", kMaxReplication));
@@ -35,17 +44,17 @@ absl::StatusOr<StartUploadReply> Master::StartUpload(const StartUploadRequest& r
   uint64_t id = 0;
   {
     absl::MutexLock lock(&mu_);
-    id = uploads_.Start(req.path(), replication, req.if_none_match(), clock_->Now());
+    id = uploads_.Start(path, replication, if_none_match, clock_->Now());
   }
   StartUploadReply reply;
   reply.set_upload_id(id);
   reply.set_chunk_size(options_.chunk_size);
   reply.set_replication(replication);
-  if (req.allocate_first_chunk()) {
+  if (allocate_first) {
     AllocateChunkRequest areq;
     areq.set_upload_id(id);
-    if (req.has_expected_length()) {
-      areq.set_expected_size(std::min(req.expected_length(), options_.chunk_size));
+    if (expected_size.has_value()) {
+      areq.set_expected_size(std::min(*expected_size, options_.chunk_size));
     }
     auto first = AllocateChunk(areq);
     if (!first.ok()) {
@@ -230,30 +239,8 @@ absl::StatusOr<Entry> Master::CommitUpload(const CommitUploadRequest& req) {
 }
 
 absl::StatusOr<StartUploadReply> Master::StartPack(const StartPackRequest& req) {
-  uint32_t replication = req.replication() == 0 ? options_.replication : req.replication();
-  if (replication > kMaxReplication) {
-    return absl::InvalidArgumentError(
-        cairn::StrCat("replication must be at most ", kMaxReplication));
-  }
-  uint64_t id = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    id = uploads_.Start("", replication, false, clock_->Now());
-  }
-  StartUploadReply reply;
-  reply.set_upload_id(id);
-  reply.set_chunk_size(options_.chunk_size);
-  reply.set_replication(replication);
-  AllocateChunkRequest areq;
-  areq.set_upload_id(id);
-  areq.set_expected_size(std::min(req.expected_size(), options_.chunk_size));
-  auto chunk = AllocateChunk(areq);
-  if (!chunk.ok()) {
-    AbortUpload(id).IgnoreError();
-    return chunk.status();
-  }
-  *reply.mutable_first_chunk() = *std::move(chunk);
-  return reply;
+  return OpenUpload("", req.replication(), /*if_none_match=*/false, /*allocate_first=*/true,
+                    req.expected_size());
 }
 
 absl::StatusOr<CommitPackReply> Master::CommitPack(const CommitPackRequest& req) {
