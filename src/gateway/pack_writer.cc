@@ -163,8 +163,22 @@ absl::StatusOr<CommitPackReply> PackWriter::WriteAndCommit(const std::vector<Pen
     f->set_sha256(p->sha256);
   }
 
+  const uint64_t chunk_bytes = chunk.size();
+  // The messages of the chunk, kept for a retry on other nodes. A batch of
+  // small files usually fits one message: then the chunk is it, uncopied.
+  constexpr size_t kMessage = ChunkPipelineWriter::kMessageBytes;
+  std::vector<std::string> pieces;
+  if (chunk_bytes <= kMessage) {
+    pieces.push_back(std::move(chunk));
+  } else {
+    for (size_t off = 0; off < chunk_bytes; off += kMessage) {
+      pieces.push_back(chunk.substr(off, kMessage));
+    }
+    chunk = std::string();
+  }
+
   StartPackRequest start_req;
-  start_req.set_expected_size(chunk.size());
+  start_req.set_expected_size(chunk_bytes);
   StartUploadReply start;
   RETURN_IF_ERROR(
       FromGrpcStatus(master_->Unary(&Master::StubInterface::StartPack, start_req, &start)));
@@ -182,11 +196,7 @@ absl::StatusOr<CommitPackReply> PackWriter::WriteAndCommit(const std::vector<Pen
   for (int attempt = 1;; ++attempt) {
     ChunkPipelineWriter writer(io_, allocation);
     absl::Status sent;
-    for (size_t off = 0; off < chunk.size() && sent.ok();
-         off += ChunkPipelineWriter::kMessageBytes) {
-      std::string piece = chunk.substr(off, ChunkPipelineWriter::kMessageBytes);
-      sent = writer.Send(&piece);
-    }
+    for (size_t i = 0; i < pieces.size() && sent.ok(); ++i) sent = writer.Send(&pieces[i]);
     absl::StatusOr<ChunkRef> ref = sent.ok() ? writer.Finish() : absl::StatusOr<ChunkRef>(sent);
     if (ref.ok()) {
       *commit.mutable_chunk()->mutable_chunk() = *ref;
@@ -205,7 +215,7 @@ absl::StatusOr<CommitPackReply> PackWriter::WriteAndCommit(const std::vector<Pen
     if (writer.failed_node() != 0) excluded.push_back(writer.failed_node());
     AllocateChunkRequest areq;
     areq.set_upload_id(start.upload_id());
-    areq.set_expected_size(chunk.size());
+    areq.set_expected_size(chunk_bytes);
     for (uint64_t n : excluded) areq.add_exclude_nodes(n);
     AllocateChunkReply next;
     RETURN_IF_ERROR(
