@@ -6,13 +6,12 @@
 
 #include <thread>
 
-#include "absl/algorithm/container.h"
 #include "absl/synchronization/notification.h"
 #include "common/crc32c.h"
 #include "common/pack_record.h"
 #include "fake_chunkservers.h"
 #include "gateway/uploader.h"
-#include "proto/master_mock.grpc.pb.h"
+#include "mock_master.h"
 #include "test_util.h"
 
 namespace cairn::gateway {
@@ -27,16 +26,12 @@ using ::testing::NiceMock;
 constexpr uint64_t kChunkSize = 4 << 20;
 constexpr int kNodes = 5;
 
-std::string Address(uint64_t node) { return "cs" + std::to_string(node) + ":1"; }
+using testing::NodeAddressOf;
 
 class PackWriterTest : public ::testing::Test {
  protected:
   PackWriterTest() {
-    auto stub = std::make_unique<NiceMock<MockMasterStub>>();
-    master_stub_ = stub.get();
-    std::vector<std::unique_ptr<cairn::Master::StubInterface>> stubs;
-    stubs.push_back(std::move(stub));
-    master_ = std::make_unique<MasterClient>(std::move(stubs));
+    master_ = testing::MockMasterClient(&master_stub_);
 
     ON_CALL(*master_stub_, Cluster)
         .WillByDefault([](grpc::ClientContext*, const ClusterRequest&, ClusterReply* r) {
@@ -90,14 +85,7 @@ class PackWriterTest : public ::testing::Test {
   void Allocate(const AllocateChunkRequest& req, AllocateChunkReply* r) {
     absl::MutexLock lock(&mu_);
     allocations_.push_back(req);
-    r->mutable_chunk()->set_handle(1000 + allocations_.size());
-    r->mutable_chunk()->set_version(1);
-    for (uint64_t n = 1; n <= kNodes && r->replicas_size() < 3; ++n) {
-      if (absl::c_linear_search(req.exclude_nodes(), n)) continue;
-      NodeAddress* a = r->add_replicas();
-      a->set_node_id(n);
-      a->set_address(Address(n));
-    }
+    testing::PlaceOnFirstNodes(req, 1000 + allocations_.size(), kNodes, r);
   }
 
   absl::StatusOr<Entry> Put(PackWriter& w, const std::string& path, const std::string& data) {
@@ -110,7 +98,7 @@ class PackWriterTest : public ::testing::Test {
     const ChunkRef& chunk = commit.chunk().chunk();
     EXPECT_EQ(commit.chunk().nodes_size(), 3);
     for (uint64_t n : commit.chunk().nodes()) {
-      const std::string& bytes = cs_.node(Address(n)).chunks[chunk.handle()];
+      const std::string& bytes = cs_.node(NodeAddressOf(n)).chunks[chunk.handle()];
       EXPECT_EQ(bytes.size(), chunk.size());
       EXPECT_EQ(Crc32c(bytes), chunk.crc32c());
       auto records = ParsePackRecords(bytes);
@@ -228,7 +216,7 @@ TEST_F(PackWriterTest, AFileRefusedForRacingItsBatchIsTriedInTheNextOne) {
 }
 
 TEST_F(PackWriterTest, AFailedPipelineMovesTheBatchToOtherNodes) {
-  cs_.node(Address(2)).fail_writes = true;
+  cs_.node(NodeAddressOf(2)).fail_writes = true;
   PackWriter w(master_.get(), cs_.io(), {});
   std::string data = RandomBytes(3 << 20, 7);  // several messages
   ASSERT_THAT(Put(w, "/big", data), IsOk());
@@ -241,7 +229,7 @@ TEST_F(PackWriterTest, AFailedPipelineMovesTheBatchToOtherNodes) {
 }
 
 TEST_F(PackWriterTest, NoPipelineLeftFailsEveryFileAndAbortsThePack) {
-  for (int n = 1; n <= kNodes; ++n) cs_.node(Address(n)).fail_writes = true;
+  for (int n = 1; n <= kNodes; ++n) cs_.node(NodeAddressOf(n)).fail_writes = true;
   EXPECT_CALL(*master_stub_,
               AbortUpload(_, ::testing::Property(&AbortUploadRequest::upload_id, 101), _))
       .Times(1);

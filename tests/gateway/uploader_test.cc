@@ -6,7 +6,7 @@
 #include "absl/algorithm/container.h"
 #include "common/crc32c.h"
 #include "fake_chunkservers.h"
-#include "proto/master_mock.grpc.pb.h"
+#include "mock_master.h"
 #include "test_util.h"
 
 namespace cairn::gateway {
@@ -21,16 +21,12 @@ using ::testing::NiceMock;
 constexpr uint64_t kChunkSize = 2 << 20;  // two messages per chunk
 constexpr int kNodes = 5;
 
-std::string Address(uint64_t node) { return "cs" + std::to_string(node) + ":1"; }
+using testing::NodeAddressOf;
 
 class UploaderTest : public ::testing::Test {
  protected:
   UploaderTest() {
-    auto stub = std::make_unique<NiceMock<MockMasterStub>>();
-    master_stub_ = stub.get();
-    std::vector<std::unique_ptr<cairn::Master::StubInterface>> stubs;
-    stubs.push_back(std::move(stub));
-    master_ = std::make_unique<MasterClient>(std::move(stubs));
+    master_ = testing::MockMasterClient(&master_stub_);
 
     ON_CALL(*master_stub_, StartUpload)
         .WillByDefault([](grpc::ClientContext*, const StartUploadRequest&, StartUploadReply* r) {
@@ -44,14 +40,7 @@ class UploaderTest : public ::testing::Test {
         .WillByDefault(
             [this](grpc::ClientContext*, const AllocateChunkRequest& req, AllocateChunkReply* r) {
               allocations_.push_back(req);
-              r->mutable_chunk()->set_handle(100 + allocations_.size());
-              r->mutable_chunk()->set_version(1);
-              for (uint64_t n = 1; n <= kNodes && r->replicas_size() < 3; ++n) {
-                if (absl::c_linear_search(req.exclude_nodes(), n)) continue;
-                NodeAddress* a = r->add_replicas();
-                a->set_node_id(n);
-                a->set_address(Address(n));
-              }
+              testing::PlaceOnFirstNodes(req, 100 + allocations_.size(), kNodes, r);
               return grpc::Status::OK;
             });
     ON_CALL(*master_stub_, CommitUpload)
@@ -88,7 +77,7 @@ class UploaderTest : public ::testing::Test {
       EXPECT_EQ(chunk.chunk().crc32c(), Crc32c(expected));
       EXPECT_EQ(chunk.nodes_size(), 3);
       for (uint64_t n : chunk.nodes()) {
-        EXPECT_EQ(cs_.node(Address(n)).chunks[chunk.chunk().handle()], expected)
+        EXPECT_EQ(cs_.node(NodeAddressOf(n)).chunks[chunk.chunk().handle()], expected)
             << "chunk " << chunk.chunk().handle() << " on node " << n;
       }
       offset += chunk.chunk().size();
@@ -130,7 +119,7 @@ TEST_F(UploaderTest, AnEmptyBodyCommitsAnEmptyFile) {
 }
 
 TEST_F(UploaderTest, RetriesAChunkWithoutTheFirstReplicaThatFailed) {
-  cs_.node(Address(1)).fail_writes = true;
+  cs_.node(NodeAddressOf(1)).fail_writes = true;
   std::string data = RandomBytes(3 * (1 << 20), 2);
   ASSERT_THAT(Upload(data), IsOk());
   // The first chunk's pipeline failed on node 1; every later allocation avoids it.
@@ -145,7 +134,7 @@ TEST_F(UploaderTest, RetriesAChunkWithoutTheFirstReplicaThatFailed) {
 }
 
 TEST_F(UploaderTest, ExcludesTheDownstreamReplicaThePipelineBlames) {
-  cs_.node(Address(3)).fail_writes = true;  // third in every first pipeline
+  cs_.node(NodeAddressOf(3)).fail_writes = true;  // third in every first pipeline
   std::string data = RandomBytes(1 << 20, 3);
   ASSERT_THAT(Upload(data), IsOk());
   ASSERT_EQ(allocations_.size(), 2u);
@@ -155,7 +144,7 @@ TEST_F(UploaderTest, ExcludesTheDownstreamReplicaThePipelineBlames) {
 }
 
 TEST_F(UploaderTest, GivesUpAfterMaxAttemptsAndAbortsTheUpload) {
-  for (int n = 1; n <= kNodes; ++n) cs_.node(Address(n)).fail_writes = true;
+  for (int n = 1; n <= kNodes; ++n) cs_.node(NodeAddressOf(n)).fail_writes = true;
   EXPECT_CALL(*master_stub_,
               AbortUpload(_, ::testing::Property(&AbortUploadRequest::upload_id, 7), _))
       .Times(1);
