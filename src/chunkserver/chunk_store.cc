@@ -284,7 +284,8 @@ absl::Status ChunkStore::ReadHeld(uint64_t handle, uint64_t version, uint64_t of
   if (offset > total || (offset == total && total > 0)) {
     return absl::OutOfRangeError(cairn::StrCat("offset ", offset, " past end ", total));
   }
-  uint64_t end = length == 0 ? total : std::min(total, offset + length);
+  // [offset, offset + length) clipped to the replica; offset + length may not fit.
+  uint64_t end = length == 0 || length > total - offset ? total : offset + length;
   max_piece = std::max<size_t>(max_piece / kBlockSize, 1) * kBlockSize;
   std::string buf;
   // Read whole blocks, verify each, hand out the requested part.

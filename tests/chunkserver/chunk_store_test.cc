@@ -60,6 +60,17 @@ TEST_F(ChunkStoreTest, WritesAndReadsRanges) {
   EXPECT_EQ(store_->Stats().bytes, data.size());
 }
 
+// A range past the end is read to the end, even where offset + length does
+// not fit 64 bits (it once wrapped and read nothing; fuzz_replica found it).
+TEST_F(ChunkStoreTest, ALengthPastTheEndReadsToTheEnd) {
+  std::string data = RandomBytes(2 * kBlockSize + 7, 2);
+  Write(7, 1, data);
+  EXPECT_EQ(*Read(7, 1, 100, UINT64_MAX), data.substr(100));
+  EXPECT_EQ(*Read(7, 1, kBlockSize + 3, UINT64_MAX - kBlockSize), data.substr(kBlockSize + 3));
+  EXPECT_EQ(*Read(7, 1, 0, UINT64_MAX), data);
+  EXPECT_EQ(*Read(7, 1, data.size() - 1, UINT64_MAX), data.substr(data.size() - 1));
+}
+
 TEST_F(ChunkStoreTest, FinishedReplicaSurvivesCrash) {
   std::string data = RandomBytes(100000, 2);
   Write(1, 1, data);
@@ -74,11 +85,15 @@ TEST_F(ChunkStoreTest, CrashBeforeFsyncLeavesNoReplica) {
   ASSERT_THAT(w, IsOk());
   ASSERT_THAT((*w)->Append(RandomBytes(200000, 3)), IsOk());
   fs_.SimulateCrash();  // power cut mid-write
-  w->release();         // the handle died with the "process"
+  // The handle died with the "process": the writer's cleanup must not run
+  // before the reopened store is checked, and it needs the store it came
+  // from, so both are kept until then (ASan: a writer outliving its store).
+  std::unique_ptr<ChunkStore> crashed = std::move(store_);
   Reopen();
   EXPECT_FALSE(store_->Has(1, 1));
   EXPECT_TRUE(store_->List().empty());
   EXPECT_TRUE(fs_.ListDir("/root/tmp")->empty());
+  w->reset();
 }
 
 TEST_F(ChunkStoreTest, CrashAfterFsyncBeforeDirSyncLeavesNoHalfReplica) {
@@ -90,6 +105,7 @@ TEST_F(ChunkStoreTest, CrashAfterFsyncBeforeDirSyncLeavesNoHalfReplica) {
   ASSERT_THAT(w, IsOk());
   ASSERT_THAT((*w)->Append("data"), IsOk());
   EXPECT_THAT((*w)->Finish(), StatusIs(absl::StatusCode::kInternal));
+  w->reset();  // before Reopen destroys its store
   fs_.SetFaultHook(nullptr);
   fs_.SimulateCrash();
   Reopen();
