@@ -103,6 +103,7 @@ absl::Status MemFileSystem::Rename(const std::string& from, const std::string& t
   RETURN_IF_ERROR(Check(Op::kRename, from));
   auto it = live_.find(from);
   if (it == live_.end()) return absl::NotFoundError(cairn::StrCat("rename ", from));
+  if (from == to) return absl::OkStatus();  // as rename(2): erasing `from` would lose it
   live_[to] = it->second;
   live_.erase(from);
   return absl::OkStatus();

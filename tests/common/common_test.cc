@@ -94,6 +94,18 @@ TEST(MemFileSystemTest, CrashDropsUnsyncedDataAndRenames) {
   EXPECT_EQ(*data, "synced");
 }
 
+// rename(2) of a file onto itself does nothing; the fake once deleted it
+// (fuzz_replica found it).
+TEST(MemFileSystemTest, RenameOntoItselfKeepsTheFile) {
+  MemFileSystem fs;
+  ASSERT_THAT(fs.CreateDirs("/d"), IsOk());
+  ASSERT_THAT(WriteFileAtomically(&fs, "/d/a", "data"), IsOk());
+  ASSERT_THAT(fs.Rename("/d/a", "/d/a"), IsOk());
+  auto data = ReadFileToString(&fs, "/d/a");
+  ASSERT_THAT(data, IsOk());
+  EXPECT_EQ(*data, "data");
+}
+
 TEST(MemFileSystemTest, InjectsFaultsAndRunsOutOfSpace) {
   MemFileSystem fs;
   ASSERT_THAT(fs.CreateDirs("/d"), IsOk());
