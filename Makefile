@@ -40,7 +40,7 @@ CLUSTER := docker/cluster.sh
 
 .PHONY: help deps local build test check bench base-image build-all image up down restart status logs \
         logs-master logs-chunk logs-gateway health scale backup restore \
-        shell-master shell-chunk shell-gateway clean
+        shell-master shell-chunk shell-gateway clean fuzz sanitize tsan
 
 help: ## List the targets
 	@echo "Cairn. Usage: make TARGET [VAR=value]"
@@ -62,9 +62,11 @@ build: ## Build the binaries natively into build/bin (BUILD_DIR) (cmake + ninja)
 deps: ## Install the Debian packages building and testing need (skips what is present)
 	scripts/install-deps.sh
 
-test: deps ## Install deps, build, run every test (unit, cluster, integration, Docker e2e), then the clang thread-safety build and the format check
+test: deps ## Install deps, build, run every test (unit, cluster, integration, Docker e2e), then the clang builds (thread-safety, ASan+UBSan tests, fuzzing 20 s a target, TSan tests) and the format check
 	cmake -S . -B build -G Ninja -DCAIRN_E2E=ON && cmake --build build && ctest --test-dir build --output-on-failure
-	scripts/thread-safety-check.sh
+	scripts/sanitize.sh
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-20} scripts/fuzz.sh
+	scripts/sanitize.sh thread
 	scripts/format-check.sh
 
 check: ## Quick loop without Docker: build, then every test but the Docker e2e and the slow ones
@@ -72,6 +74,15 @@ check: ## Quick loop without Docker: build, then every test but the Docker e2e a
 
 local: deps build ## Build, then run a local cluster without Docker (gateway on 8089)
 	scripts/local-cluster.sh
+
+sanitize: ## The clang build in build-clang (-Wthread-safety, ASan+UBSan, fuzz targets) and its unit and cluster tests
+	scripts/sanitize.sh
+
+fuzz: ## Build the libFuzzer targets (build-clang), run each for FUZZ_SECONDS (default 60)
+	scripts/fuzz.sh
+
+tsan: ## The concurrency-heavy tests under ThreadSanitizer (build-tsan)
+	scripts/sanitize.sh thread
 
 bench: ## Run the benchmark harness (bench/run.sh)
 	@if [[ -x bench/run.sh ]]; then exec bench/run.sh; \

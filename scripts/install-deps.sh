@@ -7,8 +7,9 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
-  # clang: the thread-safety analysis build (scripts/thread-safety-check.sh); clang-format
-  clang clang-format
+  # clang: the thread-safety, ASan+UBSan and fuzzing build (scripts/sanitize.sh,
+  # scripts/fuzz.sh), whose sanitizer and libFuzzer runtimes Debian ships apart; clang-format
+  clang libclang-rt-14-dev clang-format
   # fixed dependencies
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler librocksdb-dev
   libspdlog-dev libabsl-dev libgtest-dev libgmock-dev
