@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -49,7 +48,8 @@ std::vector<Record> Decode(std::string_view in) {
     in.remove_prefix(2 + key_len);
     size_t value_len = 0;
     if (in.size() >= 2) {
-      value_len = static_cast<uint8_t>(in[0]) | static_cast<size_t>(static_cast<uint8_t>(in[1])) << 8;
+      value_len = static_cast<uint8_t>(in[0]) | static_cast<size_t>(static_cast<uint8_t>(in[1]))
+                                                    << 8;
       in.remove_prefix(2);
     }
     value_len = std::min(value_len, in.size());
@@ -63,8 +63,8 @@ std::vector<Record> Decode(std::string_view in) {
     // crash the master today, steered around until src/master refuses them
     // with DataLoss; delete each line with its fix.
     if (key == "m/handle_mark") {
-      value.resize(8);                                   // 2: not 8 bytes
-      value[0] = static_cast<char>(value[0] & 0x7f);     // 4: reserving past 2^64
+      value.resize(8);                                // 2: not 8 bytes
+      value[0] = static_cast<char>(value[0] & 0x7f);  // 4: reserving past 2^64
     }
     if (key == std::string("s\0\0\0\0\0\0\0\0", 9)) key[8] = 1;  // 3: node id 0
     out.push_back({std::move(key), std::move(value)});
@@ -91,10 +91,9 @@ void Write(const std::string& dir, const std::vector<Record>& records) {
 
 // What the master may answer: an error of bad metadata or a refused call.
 void CheckStatus(const absl::Status& s) {
-  CAIRN_CHECK(s.ok() || absl::IsDataLoss(s) || absl::IsNotFound(s) ||
-              absl::IsInvalidArgument(s) || absl::IsAlreadyExists(s) ||
-              absl::IsFailedPrecondition(s) || absl::IsAborted(s) || absl::IsInternal(s) ||
-              absl::IsUnavailable(s) || absl::IsResourceExhausted(s))
+  CAIRN_CHECK(s.ok() || absl::IsDataLoss(s) || absl::IsNotFound(s) || absl::IsInvalidArgument(s) ||
+              absl::IsAlreadyExists(s) || absl::IsFailedPrecondition(s) || absl::IsAborted(s) ||
+              absl::IsInternal(s) || absl::IsUnavailable(s) || absl::IsResourceExhausted(s))
       << s;
 }
 
@@ -180,8 +179,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   spdlog::set_level(spdlog::level::off);
   // A record that does not parse is reported by the store; protobuf's own
   // complaint about it (invalid UTF-8) is noise here.
-  google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int,
-                                     const std::string&) {});
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel, const char*, int, const std::string&) {});
   std::string base = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
   if (const char* t = std::getenv("CAIRN_FUZZ_TMPDIR")) base = t;
   std::string tmpl = base + "/cairn-fuzz-metadata-XXXXXX";
@@ -206,8 +205,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!master.ok()) {
     // Refused: damaged (DataLoss), newer (FailedPrecondition), or RocksDB's own
     // refusal of what it was given (Internal).
-    CAIRN_CHECK(absl::IsDataLoss(master.status()) ||
-                absl::IsFailedPrecondition(master.status()) || absl::IsInternal(master.status()))
+    CAIRN_CHECK(absl::IsDataLoss(master.status()) || absl::IsFailedPrecondition(master.status()) ||
+                absl::IsInternal(master.status()))
         << master.status();
     return 0;
   }

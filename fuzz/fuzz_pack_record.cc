@@ -2,8 +2,8 @@
 // read from a replica may hold: records found must tile the chunk, lie
 // within it and pass their CRCs; anything else is DataLoss. Records appended
 // by AppendPackRecord parse back to the same offsets.
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -29,8 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   // A record at any offset, past the end included.
-  for (uint64_t at : {uint64_t{0}, uint64_t{size / 2}, uint64_t{size}, uint64_t{size} + 1,
-                      UINT64_MAX - 4}) {
+  for (uint64_t at :
+       {uint64_t{0}, uint64_t{size / 2}, uint64_t{size}, uint64_t{size} + 1, UINT64_MAX - 4}) {
     auto r = cairn::ParsePackRecord(chunk, at);
     if (!r.ok()) {
       CAIRN_CHECK(absl::IsDataLoss(r.status())) << r.status();
