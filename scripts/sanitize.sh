@@ -63,7 +63,7 @@ case $mode in
     # gateway's uploader and group commit of small files, the whole
     # in-process cluster.
     tests=(master_test write_pipeline_test heartbeat_test repair_worker_test uploader_test
-           pack_writer_test downloader_test rate_limiter_test cluster_test)
+           pack_writer_test compactor_test downloader_test rate_limiter_test cluster_test)
     start=$SECONDS
     CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCAIRN_SANITIZER=thread >/dev/null
     cmake --build "$dir" --target "${tests[@]}" ${jobs:+-j "$jobs"}

@@ -1,4 +1,4 @@
-// /api/v1/cluster: nodes, totals, repair state.
+// /api/v1/cluster: nodes, totals, repair and compaction state.
 #include "common/status.h"
 #include "gateway/http_util.h"
 #include "gateway/routes.h"
@@ -41,6 +41,10 @@ void RegisterClusterRoutes(HttpServer& http, GatewayContext* ctx) {
                     {"chunks", reply.chunks()},
                     {"under_replicated", reply.under_replicated()},
                     {"replication_queue", reply.replication_queue()}}},
+                  {"compaction",
+                   {{"reclaimable_bytes", reply.compaction_reclaimable_bytes()},
+                    {"compactions", reply.compactions_total()},
+                    {"rewritten_bytes", reply.compaction_rewritten_bytes_total()}}},
                   {"safe_mode", reply.safe_mode()},
                   {"chunk_size", reply.chunk_size()},
                   {"replication", reply.replication()}});

@@ -83,6 +83,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
         std::make_unique<PackWriter>(ctx->master.get(), &ctx->io, options.pack, &ctx->metrics);
   }
 
+  s->compactor_ = std::make_unique<Compactor>(ctx->master.get(), &ctx->io, options.compaction,
+                                              Clock::Real(), &ctx->metrics);
+  s->compactor_->Start();
+
   HttpServerOptions http_options = options.http;
   http_options.require_length = true;  // an upload without a length has no body
   http_options.metrics = &ctx->metrics;
@@ -107,6 +111,7 @@ GatewayServer::~GatewayServer() { Shutdown(); }
 
 void GatewayServer::Shutdown() {
   if (http_) http_->Stop();
+  compactor_.reset();
 }
 
 }  // namespace cairn::gateway

@@ -9,6 +9,7 @@
 
 #include "common/http_server.h"
 #include "common/master_client.h"
+#include "gateway/compactor.h"
 #include "gateway/routes.h"
 
 namespace cairn::gateway {
@@ -26,6 +27,7 @@ struct GatewayOptions {
   // (PackWriter); 0: every upload has chunks of its own.
   uint64_t small_file_max = 256 << 10;
   PackOptions pack;
+  CompactorOptions compaction;  // of pack chunks; interval 0: this gateway does none
 };
 
 class GatewayServer {
@@ -41,7 +43,8 @@ class GatewayServer {
   GatewayServer() = default;
 
   GatewayContext ctx_;
-  std::unique_ptr<HttpServer> http_;  // borrows ctx_
+  std::unique_ptr<HttpServer> http_;      // borrows ctx_
+  std::unique_ptr<Compactor> compactor_;  // borrows ctx_
   int port_ = 0;
 };
 

@@ -67,6 +67,15 @@ int main(int argc, char** argv) {
       ->envname("PACK_WRITERS")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  std::string compaction_interval = "30s", compaction_rate = "32MiB";
+  app.add_option("--compaction_interval", compaction_interval,
+                 "how often to ask the master for a pack chunk to compact (0: never)")
+      ->envname("COMPACTION_INTERVAL")
+      ->capture_default_str();
+  app.add_option("--compaction_rate", compaction_rate,
+                 "bytes per second compaction may read and write (0: unlimited)")
+      ->envname("COMPACTION_RATE")
+      ->capture_default_str();
   app.add_option("--log_level", log_level, "debug, info, warn or error")
       ->envname("LOG_LEVEL")
       ->capture_default_str();
@@ -104,6 +113,15 @@ int main(int argc, char** argv) {
         "small_file_max must be at most ", opts.pack.max_batch_bytes, " bytes (a pack batch)")));
   }
   opts.small_file_max = *small;
+  auto compaction_every = cairn::ParseDurationFlag(compaction_interval);
+  if (!compaction_every.ok()) return fail(compaction_every.status());
+  if (*compaction_every < absl::ZeroDuration()) {
+    return fail(absl::InvalidArgumentError("compaction_interval must not be negative"));
+  }
+  opts.compaction.interval = *compaction_every;
+  auto rate = cairn::ParseBytes(compaction_rate);
+  if (!rate.ok()) return fail(rate.status());
+  opts.compaction.rate_bytes = *rate;
   // The pipeline's write and sync stall timeouts stay at their defaults: they
   // must be the chunkservers' too, for each node to give up in turn.
   auto stall = cairn::ParseDurationFlag(read_stall);

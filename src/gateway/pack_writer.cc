@@ -1,6 +1,5 @@
 #include "gateway/pack_writer.h"
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
 #include "common/logging.h"
 #include "common/pack_record.h"
@@ -163,6 +162,32 @@ absl::StatusOr<CommitPackReply> PackWriter::WriteAndCommit(const std::vector<Pen
     f->set_sha256(p->sha256);
   }
 
+  PackChunkUpload upload(master_, io_, options_.max_chunk_attempts);
+  ASSIGN_OR_RETURN(
+      *commit.mutable_chunk(),
+      upload.Write(std::move(chunk), cairn::StrCat("a pack chunk of ", batch.size(), " files")));
+  commit.set_upload_id(upload.upload_id());
+  chunk_size_.store(upload.chunk_size());
+  CommitPackReply reply;
+  RETURN_IF_ERROR(
+      UploadCallStatus(master_->Unary(&Master::StubInterface::CommitPack, commit, &reply)));
+  upload.Committed();
+  if (reply.results_size() != commit.files_size()) {
+    return absl::InternalError(cairn::StrCat("CommitPack answered ", reply.results_size(), " of ",
+                                             commit.files_size(), " files"));
+  }
+  return reply;
+}
+
+PackChunkUpload::~PackChunkUpload() {
+  if (upload_id_ == 0) return;
+  AbortUploadRequest req;
+  req.set_upload_id(upload_id_);
+  AbortUploadReply reply;
+  master_->Unary(&Master::StubInterface::AbortUpload, req, &reply).ok();
+}
+
+absl::StatusOr<CommittedChunk> PackChunkUpload::Write(std::string chunk, std::string_view what) {
   const uint64_t chunk_bytes = chunk.size();
   // The messages of the chunk, kept for a retry on other nodes. A batch of
   // small files usually fits one message: then the chunk is it, uncopied.
@@ -182,14 +207,8 @@ absl::StatusOr<CommitPackReply> PackWriter::WriteAndCommit(const std::vector<Pen
   StartUploadReply start;
   RETURN_IF_ERROR(
       FromGrpcStatus(master_->Unary(&Master::StubInterface::StartPack, start_req, &start)));
-  commit.set_upload_id(start.upload_id());
-  chunk_size_.store(start.chunk_size());
-  absl::Cleanup abort = [&] {
-    AbortUploadRequest req;
-    req.set_upload_id(start.upload_id());
-    AbortUploadReply reply;
-    master_->Unary(&Master::StubInterface::AbortUpload, req, &reply).ok();
-  };
+  upload_id_ = start.upload_id();
+  chunk_size_ = start.chunk_size();
 
   AllocateChunkReply allocation = start.first_chunk();
   std::vector<uint64_t> excluded;
@@ -199,22 +218,20 @@ absl::StatusOr<CommitPackReply> PackWriter::WriteAndCommit(const std::vector<Pen
     for (size_t i = 0; i < pieces.size() && sent.ok(); ++i) sent = writer.Send(&pieces[i]);
     absl::StatusOr<ChunkRef> ref = sent.ok() ? writer.Finish() : absl::StatusOr<ChunkRef>(sent);
     if (ref.ok()) {
-      *commit.mutable_chunk()->mutable_chunk() = *ref;
-      for (const NodeAddress& r : allocation.replicas())
-        commit.mutable_chunk()->add_nodes(r.node_id());
-      break;
+      CommittedChunk committed;
+      *committed.mutable_chunk() = *ref;
+      for (const NodeAddress& r : allocation.replicas()) committed.add_nodes(r.node_id());
+      return committed;
     }
-    if (attempt >= options_.max_chunk_attempts) {
+    if (attempt >= max_attempts_) {
       return absl::UnavailableError(
-          cairn::StrCat("a pack chunk of ", batch.size(),
-                        " files failed on every pipeline tried: ", ToStd(ref.status().message())));
+          cairn::StrCat(what, " failed on every pipeline tried: ", ToStd(ref.status().message())));
     }
-    spdlog::warn("pack chunk handle {} ({} files): pipeline failed ({}); retrying without node {}",
-                 allocation.chunk().handle(), batch.size(), ref.status().ToString(),
-                 writer.failed_node());
+    spdlog::warn("{} (chunk {}): pipeline failed ({}); retrying without node {}", what,
+                 allocation.chunk().handle(), ref.status().ToString(), writer.failed_node());
     if (writer.failed_node() != 0) excluded.push_back(writer.failed_node());
     AllocateChunkRequest areq;
-    areq.set_upload_id(start.upload_id());
+    areq.set_upload_id(upload_id_);
     areq.set_expected_size(chunk_bytes);
     for (uint64_t n : excluded) areq.add_exclude_nodes(n);
     AllocateChunkReply next;
@@ -222,16 +239,6 @@ absl::StatusOr<CommitPackReply> PackWriter::WriteAndCommit(const std::vector<Pen
         UploadCallStatus(master_->Unary(&Master::StubInterface::AllocateChunk, areq, &next)));
     allocation = std::move(next);
   }
-
-  CommitPackReply reply;
-  RETURN_IF_ERROR(
-      UploadCallStatus(master_->Unary(&Master::StubInterface::CommitPack, commit, &reply)));
-  std::move(abort).Cancel();  // the master dropped the upload with its commit
-  if (reply.results_size() != commit.files_size()) {
-    return absl::InternalError(cairn::StrCat("CommitPack answered ", reply.results_size(), " of ",
-                                             commit.files_size(), " files"));
-  }
-  return reply;
 }
 
 }  // namespace cairn::gateway

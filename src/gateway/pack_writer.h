@@ -41,6 +41,35 @@ struct PackOptions {
   int eager_batch_files = 8;
 };
 
+// The upload of one pack chunk: StartPack, the chunk through a replica
+// pipeline (moved to other nodes when one fails), and the abort of the
+// upload when it is not committed. What PackWriter and Compactor share.
+// Not thread-safe.
+class PackChunkUpload {
+ public:
+  // `master` and `io` must outlive the upload.
+  PackChunkUpload(MasterClient* master, ChunkIo* io, int max_attempts)
+      : master_(master), io_(io), max_attempts_(max_attempts) {}
+  // Aborts the upload unless Committed() was called.
+  ~PackChunkUpload();
+  // Starts the upload and makes `chunk` durable on every replica of a
+  // pipeline; returns it as the commit names it. `what` describes the chunk
+  // in errors and logs. Unavailable when every pipeline tried failed; the
+  // master's errors as UploadCallStatus gives them.
+  absl::StatusOr<CommittedChunk> Write(std::string chunk, std::string_view what);
+  uint64_t upload_id() const { return upload_id_; }
+  uint64_t chunk_size() const { return chunk_size_; }  // the master's
+  // The commit succeeded: the master dropped the upload with it.
+  void Committed() { upload_id_ = 0; }
+
+ private:
+  MasterClient* const master_;
+  ChunkIo* const io_;
+  const int max_attempts_;
+  uint64_t upload_id_ = 0;
+  uint64_t chunk_size_ = 0;
+};
+
 class PackWriter {
  public:
   // `master` and `io` (and `metrics`, if given) must outlive the writer.

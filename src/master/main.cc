@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   CLI::App app{"cairn-master: namespace and chunk metadata server"};
   cairn::master::MasterServerOptions opts;
   std::string log_level = "info", chunk_size = "64MiB", stale_after = "6s", dead_after = "30s",
-              gc_grace = "30s";
+              gc_grace = "30s", compaction_interval = "1m";
+  double compaction_threshold = 0.5;
   std::string root_dir = "/data/master";
   uint32_t replication = 3;
   app.add_option("--listen", opts.listen, "gRPC listen address host:port")
@@ -46,6 +47,16 @@ int main(int argc, char** argv) {
                  "how long replicas of deleted or replaced files are kept for readers")
       ->envname("GC_GRACE")
       ->capture_default_str();
+  app.add_option("--compaction_threshold", compaction_threshold,
+                 "compact a pack chunk of small files once its live bytes fall below this "
+                 "fraction of it (0: never)")
+      ->envname("COMPACTION_THRESHOLD")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
+  app.add_option("--compaction_interval", compaction_interval,
+                 "how often the metadata is scanned for pack chunks to compact")
+      ->envname("COMPACTION_INTERVAL")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   cairn::TuneDaemonProcess();
 
@@ -67,6 +78,10 @@ int main(int argc, char** argv) {
   auto grace = cairn::ParseDurationFlag(gc_grace);
   if (!grace.ok()) return fail(grace.status());
   opts.master.gc_grace = *grace;
+  auto compaction_every = cairn::ParseDurationFlag(compaction_interval);
+  if (!compaction_every.ok()) return fail(compaction_every.status());
+  opts.master.compaction_interval = *compaction_every;
+  opts.master.compaction_threshold = compaction_threshold;
   opts.master.root_dir = root_dir;
   opts.master.chunk_size = *cs;
   opts.master.replication = replication;

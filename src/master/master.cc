@@ -34,6 +34,9 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& option
   if (options.dead_after <= options.stale_after) {
     return absl::InvalidArgumentError("dead_after must exceed stale_after");
   }
+  if (!(options.compaction_threshold >= 0 && options.compaction_threshold < 1)) {
+    return absl::InvalidArgumentError("compaction_threshold must be at least 0 and below 1");
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.root_dir, ec);
   if (ec) {
@@ -68,7 +71,10 @@ void Master::DescribeMetrics() {
            {"cairn_master_repaired_chunks_total",
             "Chunk copies completed by re-replication or rebalancing."},
            {"cairn_master_rebalance_moves_total", "Rebalancing moves started."},
-           {"cairn_master_excess_replicas_removed_total", "Surplus replicas deleted."}}) {
+           {"cairn_master_excess_replicas_removed_total", "Surplus replicas deleted."},
+           {"cairn_master_compactions_total", "Pack chunks whose live files were rewritten."},
+           {"cairn_master_compaction_rewritten_bytes_total",
+            "Bytes of the pack chunks compaction wrote."}}) {
     metrics_.Describe(name, Metrics::Type::kCounter, help);
   }
   for (const auto& [name, help] : std::vector<std::pair<const char*, const char*>>{
@@ -79,7 +85,9 @@ void Master::DescribeMetrics() {
            {"cairn_master_replication_queue_chunks",
             "Under-replicated chunks not being copied yet."},
            {"cairn_master_copies_in_flight", "Repair and rebalancing copies under way."},
-           {"cairn_master_nodes", "Registered chunkservers, by state."}}) {
+           {"cairn_master_nodes", "Registered chunkservers, by state."},
+           {"cairn_master_compaction_reclaimable_bytes",
+            "Bytes of pack chunks that no file references, as of the last compaction scan."}}) {
     metrics_.Describe(name, Metrics::Type::kGauge, help);
   }
   metrics_.AddCollector([this](Metrics& m) {
@@ -93,6 +101,11 @@ void Master::DescribeMetrics() {
     m.Set("cairn_master_rebalance_moves_total", "", static_cast<double>(c.rebalance_moves_total()));
     m.Set("cairn_master_excess_replicas_removed_total", "",
           static_cast<double>(c.excess_removed_total()));
+    m.Set("cairn_master_compactions_total", "", static_cast<double>(c.compactions_total()));
+    m.Set("cairn_master_compaction_rewritten_bytes_total", "",
+          static_cast<double>(c.compaction_rewritten_bytes_total()));
+    m.Set("cairn_master_compaction_reclaimable_bytes", "",
+          static_cast<double>(c.compaction_reclaimable_bytes()));
     std::map<std::string, int> states;
     for (const NodeStatus& n : c.nodes()) ++states[n.state()];
     for (const char* s : {"alive", "stale", "dead", "draining", "drained"}) {
@@ -262,6 +275,27 @@ absl::StatusOr<ListReply> Master::List(const ListRequest& req) {
   return reply;
 }
 
+void Master::LocateLocked(uint64_t handle, absl::Time now, ChunkLocations* locs) const {
+  const Chunk* chunk = chunks_.Find(handle);
+  if (chunk == nullptr) return;
+  locs->set_chunk_crc32c(chunk->crc32c);
+  absl::InlinedVector<uint32_t, 3> alive, stale;
+  for (uint32_t node : chunk->nodes) {
+    NodeState s = nodes_.State(nodes_.Get(node), now);
+    if (s == NodeState::kAlive) alive.push_back(node);
+    if (s == NodeState::kStale) stale.push_back(node);
+  }
+  // Every chunk's readers start at a different holder (handles are
+  // consecutive), so reads spread over the replicas instead of all going
+  // to the node that placement happened to list first.
+  if (!alive.empty()) {
+    std::rotate(alive.begin(), alive.begin() + handle % alive.size(), alive.end());
+  }
+  for (uint32_t node : alive) *locs->add_replicas() = nodes_.Address(node);
+  for (uint32_t node : stale) *locs->add_replicas() = nodes_.Address(node);
+  locs->set_alive(static_cast<uint32_t>(alive.size()));
+}
+
 absl::StatusOr<LookupReply> Master::Lookup(const std::string& path) {
   RETURN_IF_ERROR(ValidatePath(path));
   LookupReply reply;
@@ -272,25 +306,7 @@ absl::StatusOr<LookupReply> Master::Lookup(const std::string& path) {
   if (reply.entry().type() != Entry::FILE) return reply;
   absl::Time now = clock_->Now();
   for (const Extent& x : reply.entry().file().extents()) {
-    ChunkLocations* locs = reply.add_locations();
-    const Chunk* chunk = chunks_.Find(x.handle());
-    if (chunk == nullptr) continue;
-    locs->set_chunk_crc32c(chunk->crc32c);
-    absl::InlinedVector<uint32_t, 3> alive, stale;
-    for (uint32_t node : chunk->nodes) {
-      NodeState s = nodes_.State(nodes_.Get(node), now);
-      if (s == NodeState::kAlive) alive.push_back(node);
-      if (s == NodeState::kStale) stale.push_back(node);
-    }
-    // Every chunk's readers start at a different holder (handles are
-    // consecutive), so reads spread over the replicas instead of all going
-    // to the node that placement happened to list first.
-    if (!alive.empty()) {
-      std::rotate(alive.begin(), alive.begin() + x.handle() % alive.size(), alive.end());
-    }
-    for (uint32_t node : alive) *locs->add_replicas() = nodes_.Address(node);
-    for (uint32_t node : stale) *locs->add_replicas() = nodes_.Address(node);
-    locs->set_alive(static_cast<uint32_t>(alive.size()));
+    LocateLocked(x.handle(), now, reply.add_locations());
   }
   return reply;
 }
@@ -334,6 +350,9 @@ ClusterReply Master::Cluster() {
   reply.set_safe_mode(safe_mode_.on());
   reply.set_chunk_size(options_.chunk_size);
   reply.set_replication(options_.replication);
+  reply.set_compaction_reclaimable_bytes(compaction_reclaimable_);
+  reply.set_compactions_total(compactions_);
+  reply.set_compaction_rewritten_bytes_total(compaction_rewritten_bytes_);
   return reply;
 }
 

@@ -20,6 +20,7 @@
 #define CAIRN_MASTER_MASTER_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -65,6 +67,13 @@ struct MasterOptions {
   absl::Duration repair_timeout = absl::Minutes(2);
   // Rebalance when the utilization of live nodes differs by more than this.
   double rebalance_threshold = 0.10;
+  // Compaction (master_compaction.cc): a pack chunk whose live bytes fall
+  // below this fraction of its size is rewritten (0: never). The metadata is
+  // scanned for such chunks at most once per `compaction_interval`, and a
+  // chunk handed to a gateway is not handed out again for `compaction_lease`.
+  double compaction_threshold = 0.5;
+  absl::Duration compaction_interval = absl::Minutes(1);
+  absl::Duration compaction_lease = absl::Minutes(5);
 };
 
 class Master {
@@ -115,6 +124,16 @@ class Master {
   // when the chunk is not the upload's or lacks replicas, NotFound for an
   // unknown upload, Aborted if already being committed.
   absl::StatusOr<CommitPackReply> CommitPack(const CommitPackRequest& req);
+
+  // ---- compaction of pack chunks (master_compaction.cc, DESIGN.md §10) ----
+  // A pack chunk to compact with the files it held at the last scan, leased
+  // to the caller for `compaction_lease`; none while in safe mode, while
+  // compaction is off, or when no chunk is below the threshold.
+  absl::StatusOr<CompactionTaskReply> CompactionTask();
+  // Switches the moved files that still have their old extent to the new
+  // pack chunk, in one synced metadata write (MetadataStore::SwitchExtents),
+  // and ends the lease. Errors as CommitPack's for the new chunk's upload.
+  absl::StatusOr<CommitCompactionReply> CommitCompaction(const CommitCompactionRequest& req);
 
   ClusterReply Cluster();
   bool InSafeMode();
@@ -167,6 +186,14 @@ class Master {
   absl::Status CheckCommittedChunkLocked(const CommittedChunk& c, const Upload& upload,
                                          const std::string& what) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Starts the commit of pack upload `upload_id` with its chunk `c`: checks
+  // both, marks the upload committing and makes the chunk locatable.
+  // Returns the upload's replication.
+  absl::StatusOr<uint32_t> BeginPackCommitLocked(uint64_t upload_id, const CommittedChunk& c)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills `locs` with the live replicas of `handle` for reading (Lookup's order).
+  void LocateLocked(uint64_t handle, absl::Time now, ChunkLocations* locs) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> NextHandleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool GcAllowedLocked(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   RepairGate GateLocked(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -191,6 +218,15 @@ class Master {
   // and not handed out yet.
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t handle_limit_ ABSL_GUARDED_BY(mu_) = 0;
+  // Compaction: candidates of the last scan not handed out yet, the chunks
+  // leased to gateways (until when), and what the cluster view reports.
+  std::deque<MetadataStore::CompactionCandidate> compaction_queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, absl::Time> compaction_leases_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_compaction_scan_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool compaction_scanning_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t compaction_reclaimable_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t compactions_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t compaction_rewritten_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   PeriodicTask ticker_;  // declared last: stopped before the state it touches goes
 };
 

@@ -137,6 +137,19 @@ grpc::Status MasterService::CommitPack(grpc::ServerContext*, const CommitPackReq
       master_, "CommitPack", [&] { return master_->CommitPack(*req); }, reply);
 }
 
+grpc::Status MasterService::CompactionTask(grpc::ServerContext*, const CompactionTaskRequest*,
+                                           CompactionTaskReply* reply) {
+  return Handle(
+      master_, "CompactionTask", [&] { return master_->CompactionTask(); }, reply);
+}
+
+grpc::Status MasterService::CommitCompaction(grpc::ServerContext*,
+                                             const CommitCompactionRequest* req,
+                                             CommitCompactionReply* reply) {
+  return Handle(
+      master_, "CommitCompaction", [&] { return master_->CommitCompaction(*req); }, reply);
+}
+
 grpc::Status MasterService::AbortUpload(grpc::ServerContext*, const AbortUploadRequest* req,
                                         AbortUploadReply* reply) {
   return Handle(

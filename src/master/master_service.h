@@ -37,6 +37,10 @@ class MasterService final
   grpc::Status StartPack(grpc::ServerContext*, const StartPackRequest*, StartUploadReply*) override;
   grpc::Status CommitPack(grpc::ServerContext*, const CommitPackRequest*,
                           CommitPackReply*) override;
+  grpc::Status CompactionTask(grpc::ServerContext*, const CompactionTaskRequest*,
+                              CompactionTaskReply*) override;
+  grpc::Status CommitCompaction(grpc::ServerContext*, const CommitCompactionRequest*,
+                                CommitCompactionReply*) override;
   grpc::Status AbortUpload(grpc::ServerContext*, const AbortUploadRequest*,
                            AbortUploadReply*) override;
   grpc::Status Cluster(grpc::ServerContext*, const ClusterRequest*, ClusterReply*) override;

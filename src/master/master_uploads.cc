@@ -243,29 +243,34 @@ absl::StatusOr<StartUploadReply> Master::StartPack(const StartPackRequest& req) 
                     req.expected_size());
 }
 
+absl::StatusOr<uint32_t> Master::BeginPackCommitLocked(uint64_t upload_id,
+                                                       const CommittedChunk& c) {
+  Upload* u = uploads_.Find(upload_id);
+  if (u == nullptr) return UploadNotFound(upload_id);
+  if (u->committing) {
+    return absl::AbortedError(cairn::StrCat("upload ", upload_id, " is being committed"));
+  }
+  if (!u->path.empty()) {
+    return absl::InvalidArgumentError(
+        cairn::StrCat("upload ", upload_id, " is not a pack: commit it with CommitUpload"));
+  }
+  RETURN_IF_ERROR(CheckCommittedChunkLocked(c, *u, "the pack chunk"));
+  if (c.chunk().size() == 0 || c.chunk().size() > options_.chunk_size) {
+    return absl::InvalidArgumentError(
+        cairn::StrCat("the pack chunk has a bad size ", c.chunk().size()));
+  }
+  u->committing = true;
+  // Locatable before its files are visible (as in CommitUpload).
+  chunks_.AddCommitted(c.chunk(), u->replication, c.nodes());
+  return u->replication;
+}
+
 absl::StatusOr<CommitPackReply> Master::CommitPack(const CommitPackRequest& req) {
   const ChunkRef& chunk = req.chunk().chunk();
   uint32_t replication = 0;
   {
     absl::MutexLock lock(&mu_);
-    Upload* u = uploads_.Find(req.upload_id());
-    if (u == nullptr) return UploadNotFound(req.upload_id());
-    if (u->committing) {
-      return absl::AbortedError(cairn::StrCat("upload ", req.upload_id(), " is being committed"));
-    }
-    if (!u->path.empty()) {
-      return absl::InvalidArgumentError(
-          cairn::StrCat("upload ", req.upload_id(), " is not a pack: commit it with CommitUpload"));
-    }
-    RETURN_IF_ERROR(CheckCommittedChunkLocked(req.chunk(), *u, "the pack chunk"));
-    if (chunk.size() == 0 || chunk.size() > options_.chunk_size) {
-      return absl::InvalidArgumentError(
-          cairn::StrCat("the pack chunk has a bad size ", chunk.size()));
-    }
-    u->committing = true;
-    replication = u->replication;
-    // Locatable before PutFiles makes its files visible (as in CommitUpload).
-    chunks_.AddCommitted(chunk, replication, req.chunk().nodes());
+    ASSIGN_OR_RETURN(replication, BeginPackCommitLocked(req.upload_id(), req.chunk()));
   }
   std::vector<MetadataStore::FilePut> puts;
   std::vector<int> put_of(req.files_size(), -1);  // index into puts, per file
@@ -303,6 +308,7 @@ absl::StatusOr<CommitPackReply> Master::CommitPack(const CommitPackRequest& req)
   rec.set_size(chunk.size());
   rec.set_crc32c(chunk.crc32c());
   rec.set_replication(replication);
+  rec.set_packed(true);
   std::vector<absl::StatusOr<Entry>> results;
   std::vector<uint64_t> released;
   absl::Status s = store_->PutFiles(puts, {{chunk.handle(), rec}}, NowMs(), &results, &released);

@@ -1,5 +1,7 @@
 #include "master/metadata_store.h"
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "common/logging.h"
@@ -16,7 +18,8 @@ constexpr char kHandleMarkKey[] = "m/handle_mark";
 constexpr char kFormatKey[] = "m/format";
 // 1: files list whole chunks (FileMeta.chunks), chunk records count nothing.
 // 2: files list extents, chunk records count the extents naming them.
-constexpr uint64_t kFormat = 2;
+// 3: chunk records also add up those extents' bytes, and mark pack chunks.
+constexpr uint64_t kFormat = 3;
 // Mutations per WriteBatch while migrating.
 constexpr int kMigrateBatch = 10000;
 
@@ -114,12 +117,20 @@ absl::Status MetadataStore::Migrate() {
         cairn::StrCat("the metadata is format ", format, ", newer than this master's ", kFormat,
                       "; run the release that wrote it or a later one"));
   }
-  // Format 1 (or an empty database). Files' chunk lists become extents, then
-  // every chunk record gets the count of extents naming it. Each batch is
-  // complete in itself, and a run over partly migrated metadata converts
-  // what is left and recounts everything, so a crash midway only repeats work.
+  // Format 1 or 2 (or an empty database). Files' chunk lists (format 1)
+  // become extents, then every chunk record gets the count and the bytes of
+  // the extents naming it, and is marked a pack chunk if an extent starts
+  // inside it (before format 3 only CommitPack wrote such extents: a file's
+  // own chunks begin with its bytes). Each batch is complete in itself, and a
+  // run over partly migrated metadata converts what is left and recounts
+  // everything, so a crash midway only repeats work.
   const absl::Time start = absl::Now();
-  absl::flat_hash_map<uint64_t, uint64_t> refs;
+  struct Count {
+    uint64_t refs = 0;
+    uint64_t live_bytes = 0;
+    bool packed = false;
+  };
+  absl::flat_hash_map<uint64_t, Count> refs;
   uint64_t files = 0, converted = 0;
   rocksdb::WriteBatch batch;
   auto flush = [&]() -> absl::Status {
@@ -146,7 +157,12 @@ absl::Status MetadataStore::Migrate() {
       batch.Put(it->key(), SerializeEntry(e));
       ++converted;
     }
-    for (const Extent& x : f->extents()) ++refs[x.handle()];
+    for (const Extent& x : f->extents()) {
+      Count& c = refs[x.handle()];
+      ++c.refs;
+      c.live_bytes += x.length();
+      c.packed = c.packed || x.offset() > 0;
+    }
     if (batch.Count() >= kMigrateBatch) RETURN_IF_ERROR(flush());
   }
   RETURN_IF_ERROR(FromRocks(it->status()));
@@ -167,7 +183,9 @@ absl::Status MetadataStore::Migrate() {
       ++unreferenced;
       batch.Delete(it->key());
     } else {
-      rec.set_refs(count->second);
+      rec.set_refs(count->second.refs);
+      rec.set_live_bytes(count->second.live_bytes);
+      rec.set_packed(count->second.packed);
       batch.Put(it->key(), rec.SerializeAsString());
       refs.erase(count);
     }
@@ -314,11 +332,15 @@ absl::Status MetadataStore::CountRefs(const FileMeta& file, int64_t delta,
     }
     RETURN_IF_ERROR(rec.status());
     const uint64_t refs = (*rec)->refs();
-    if (delta < 0 && refs < static_cast<uint64_t>(-delta)) {
-      spdlog::error("chunk {} has {} references, fewer than the files naming it", x.handle(), refs);
-      (*rec)->set_refs(0);
+    const uint64_t live = (*rec)->live_bytes();
+    if (delta < 0 && (refs < static_cast<uint64_t>(-delta) || live < x.length())) {
+      spdlog::error("chunk {} has {} references of {} bytes, fewer than the files naming it",
+                    x.handle(), refs, live);
+      (*rec)->set_refs(refs < static_cast<uint64_t>(-delta) ? 0 : refs + delta);
+      (*rec)->set_live_bytes(live < x.length() ? 0 : live - x.length());
     } else {
       (*rec)->set_refs(refs + delta);
+      (*rec)->set_live_bytes(delta < 0 ? live - x.length() : live + x.length());
     }
   }
   return absl::OkStatus();
@@ -378,6 +400,7 @@ absl::Status MetadataStore::PutFiles(
     ChunkRecord& r = records[handle];
     r = rec;
     r.set_refs(0);
+    r.set_live_bytes(0);
   }
   results->clear();
   results->reserve(files.size());
@@ -605,6 +628,118 @@ absl::Status MetadataStore::ForEachChunk(
     fn(DecodeU64Key(it->key().ToStringView()), rec);
   }
   return FromRocks(it->status());
+}
+
+absl::StatusOr<MetadataStore::CompactionScan> MetadataStore::ScanCompaction(
+    double threshold, size_t max_candidates, const absl::flat_hash_set<uint64_t>& exclude) const {
+  CompactionScan scan;
+  absl::flat_hash_map<uint64_t, size_t> index;  // handle -> candidate
+  RETURN_IF_ERROR(ForEachChunk([&](uint64_t handle, const ChunkRecord& rec) {
+    if (!rec.packed()) return;
+    ++scan.pack_chunks;
+    scan.reclaimable_bytes += rec.size() - std::min(rec.size(), rec.live_bytes());
+    if (rec.refs() == 0 || scan.candidates.size() >= max_candidates || exclude.contains(handle) ||
+        static_cast<double>(rec.live_bytes()) >= threshold * static_cast<double>(rec.size())) {
+      return;
+    }
+    index[handle] = scan.candidates.size();
+    scan.candidates.push_back(CompactionCandidate{handle, rec, {}});
+  }));
+  if (scan.candidates.empty()) return scan;
+  rocksdb::ReadOptions bulk;
+  bulk.fill_cache = false;  // a pass over everything: keep the cache for the hot entries
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(bulk));
+  for (it->Seek("n"); it->Valid() && it->key().starts_with("n"); it->Next()) {
+    std::string_view path(it->key().data() + 1, it->key().size() - 1);
+    ASSIGN_OR_RETURN(Entry e, ParseEntry(path, it->value()));
+    if (e.type() != Entry::FILE) continue;
+    for (const Extent& x : e.file().extents()) {
+      auto c = index.find(x.handle());
+      if (c == index.end() || scan.candidates[c->second].record.version() != x.version()) continue;
+      CompactionMove& m = scan.candidates[c->second].moves.emplace_back();
+      m.set_path(std::string(path));
+      m.set_offset(x.offset());
+      m.set_length(x.length());
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status()));
+  for (CompactionCandidate& c : scan.candidates) {
+    std::sort(c.moves.begin(), c.moves.end(), [](const CompactionMove& a, const CompactionMove& b) {
+      return a.offset() < b.offset();
+    });
+  }
+  return scan;
+}
+
+absl::StatusOr<uint32_t> MetadataStore::SwitchExtents(const ChunkRef& old_chunk,
+                                                      uint64_t new_handle,
+                                                      const ChunkRecord& new_record,
+                                                      const std::vector<CompactionMove>& moves,
+                                                      std::vector<uint64_t>* released) {
+  for (const CompactionMove& m : moves) {
+    if (m.length() == 0 || m.new_offset() > new_record.size() ||
+        m.length() > new_record.size() - m.new_offset()) {
+      return absl::InvalidArgumentError(
+          cairn::StrCat("the move of ", m.path(), " to [", m.new_offset(), ", +", m.length(),
+                        ") is not within the new chunk (", new_record.size(), " bytes)"));
+    }
+  }
+  ChunkRecords records;
+  ChunkRecord& fresh = records[new_handle];
+  fresh = new_record;
+  fresh.set_refs(0);
+  fresh.set_live_bytes(0);
+  fresh.set_packed(true);
+  absl::ReleasableMutexLock lock(&write_mu_);
+  // Entries changed by this call, by path: a second move of one file sees the first.
+  absl::flat_hash_map<std::string, Entry> changed;
+  absl::flat_hash_set<std::string> dirty;  // of `changed`, those that moved
+  uint32_t moved = 0;
+  for (const CompactionMove& m : moves) {
+    Entry* e = nullptr;
+    if (auto c = changed.find(m.path()); c != changed.end()) {
+      e = &c->second;
+    } else {
+      auto got = Get(m.path());
+      if (absl::IsNotFound(got.status())) continue;  // deleted or renamed meanwhile
+      RETURN_IF_ERROR(got.status());
+      if (got->type() != Entry::FILE) continue;
+      e = &changed.emplace(m.path(), *std::move(got)).first->second;
+    }
+    FileMeta* f = e->mutable_file();
+    Extent* x = nullptr;
+    for (Extent& candidate : *f->mutable_extents()) {
+      if (candidate.handle() == old_chunk.handle() && candidate.version() == old_chunk.version() &&
+          candidate.offset() == m.offset() && candidate.length() == m.length()) {
+        x = &candidate;
+        break;
+      }
+    }
+    if (x == nullptr) continue;  // replaced meanwhile
+    // Stored chunks of a file's extents are loaded by CountRefs; the old one
+    // must be there (its extent is), so only the new one could be refused.
+    FileMeta before = *f;
+    x->set_handle(new_handle);
+    x->set_version(new_record.version());
+    x->set_offset(m.new_offset());
+    RETURN_IF_ERROR(CountRefs(before, -1, &records));
+    RETURN_IF_ERROR(CountRefs(*f, +1, &records));
+    dirty.insert(m.path());
+    ++moved;
+  }
+  std::vector<uint64_t> unreferenced;
+  if (moved == 0) {
+    if (released != nullptr) released->push_back(new_handle);
+    return 0u;
+  }
+  rocksdb::WriteBatch batch;
+  for (const std::string& path : dirty) batch.Put(NsKey(path), SerializeEntry(changed[path]));
+  PutRefs(records, &batch, &unreferenced);
+  Applied applied = ApplyLocked(&batch);
+  lock.Release();
+  RETURN_IF_ERROR(AwaitDurable(applied));
+  if (released != nullptr) *released = std::move(unreferenced);
+  return moved;
 }
 
 absl::Status MetadataStore::PutNode(uint64_t id, const NodeRecord& node) {

@@ -24,6 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/group_sync.h"
@@ -121,6 +122,37 @@ class MetadataStore {
   absl::Status ForEachChunk(
       const std::function<void(uint64_t handle, const ChunkRecord&)>& fn) const;
 
+  // ---- compaction of pack chunks (DESIGN.md §10) ----
+  struct CompactionCandidate {
+    uint64_t handle = 0;
+    ChunkRecord record;
+    std::vector<CompactionMove> moves;  // the files naming it, by offset
+  };
+  struct CompactionScan {
+    uint64_t pack_chunks = 0;
+    uint64_t reclaimable_bytes = 0;  // of every pack chunk: its size less its live bytes
+    std::vector<CompactionCandidate> candidates;
+  };
+  // The pack chunks whose live bytes are below `threshold` × their size, at
+  // most `max_candidates`, none of `exclude`, each with the files naming it
+  // (one pass over the chunk records, and over the namespace if there is a
+  // candidate).
+  absl::StatusOr<CompactionScan> ScanCompaction(double threshold, size_t max_candidates,
+                                                const absl::flat_hash_set<uint64_t>& exclude) const;
+
+  // Switches, in one synced WriteBatch, the file of each move from its
+  // extent [offset, +length) of chunk `old_chunk` to [new_offset, +length) of
+  // the new pack chunk `new_handle` (record `new_record`, stored only if a
+  // file moves). A file that no longer has that extent (replaced, deleted or
+  // renamed meanwhile) is left alone. Returns how many files moved.
+  // InvalidArgument for a move outside the new chunk. `released` receives
+  // the chunks no file references any more: the old one once every file
+  // left it, the new one if none moved.
+  absl::StatusOr<uint32_t> SwitchExtents(const ChunkRef& old_chunk, uint64_t new_handle,
+                                         const ChunkRecord& new_record,
+                                         const std::vector<CompactionMove>& moves,
+                                         std::vector<uint64_t>* released);
+
   // Node registry.
   absl::Status PutNode(uint64_t id, const NodeRecord& node);
   absl::Status ForEachNode(const std::function<void(uint64_t id, const NodeRecord&)>& fn) const;
@@ -136,8 +168,8 @@ class MetadataStore {
  private:
   explicit MetadataStore(std::unique_ptr<rocksdb::DB> db);
   // Brings metadata of an earlier format to the current one (format 1: files
-  // as whole chunks, no reference counts). One-way; safe to interrupt and
-  // run again.
+  // as whole chunks, no reference counts; format 2: no live bytes, pack
+  // chunks unmarked). One-way; safe to interrupt and run again.
   absl::Status Migrate();
   // Chunk records a mutation reads and changes: those it creates and those
   // already stored, each with its reference count after the mutation.
@@ -145,8 +177,8 @@ class MetadataStore {
   // The record of `handle` in `records`, else loaded into it. InvalidArgument
   // if no file references the chunk.
   absl::StatusOr<ChunkRecord*> LoadChunk(uint64_t handle, ChunkRecords* records) const;
-  // Adds `delta` to the references of each chunk `file`'s extents name (once
-  // per extent).
+  // Adds `delta` (+1 or -1) to the references of each chunk `file`'s
+  // extents name (once per extent), and their lengths to its live bytes.
   absl::Status CountRefs(const FileMeta& file, int64_t delta, ChunkRecords* records) const;
   // Writes `records` into `batch`, deleting those no file references any more
   // (their handles appended to `released`).

@@ -425,7 +425,7 @@ class Cluster:
     """master + chunkservers (zones z1, z2, z3, ...) + gateway on 127.0.0.1."""
 
     def __init__(self, base_dir, num_chunkservers=3, zones=ZONES,
-                 master_args=(), chunkserver_args=(), chunk_size="1MiB"):
+                 master_args=(), chunkserver_args=(), gateway_args=(), chunk_size="1MiB"):
         self.base_dir = Path(base_dir)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         logs = self.base_dir / "logs"
@@ -461,7 +461,7 @@ class Cluster:
         self.gateway = Daemon(
             "gateway", BIN_DIR / "cairn-gateway", logs, ("http",),
             lambda l: ["--listen", l["http"], "--master", self.master.grpc,
-                       "--log_level", "info"])
+                       "--log_level", "info", *gateway_args])
         self.gw = None
 
     @property

@@ -8,7 +8,9 @@ byte too large for packing still works the other way.
 
 import re
 
-from cluster import SMALL_FILE_MAX, payload, sha256
+import pytest
+
+from cluster import SMALL_FILE_MAX, Cluster, payload, sha256, wait_until
 from test_concurrency import run_threads
 
 FILES = 96
@@ -77,3 +79,71 @@ def test_files_at_and_past_the_small_file_limit(gw, ns):
         r = gw.put(path, data)
         assert r.status == 201, r
         assert gw.get(path).body == data
+
+
+@pytest.fixture
+def compacting_cluster(tmp_path):
+    c = Cluster(tmp_path / "cluster",
+                master_args=["--compaction_interval", "500ms", "--gc_grace", "1s"],
+                gateway_args=["--compaction_interval", "500ms"])
+    c.start()
+    try:
+        yield c
+        assert not c.dead_daemons(), c.dead_daemons()
+    finally:
+        c.stop()
+
+
+def test_compaction_rewrites_mostly_dead_pack_chunks_and_collects_them(compacting_cluster):
+    gw = compacting_cluster.gw
+    files = {f"/c/f{i:02d}": payload(100 + (i * 1999) % 9000, seed=f"c{i}") for i in range(64)}
+    paths = sorted(files)
+
+    def upload(t):
+        for p in paths[t::THREADS]:
+            assert gw.put(p, files[p]).status == 201, p
+
+    run_threads(upload, THREADS)
+    by_chunk = {}
+    for p in paths:
+        (chunk,) = gw.fileinfo(p).json()["chunks"]
+        by_chunk.setdefault(chunk["handle"], []).append(p)
+    shared = {h: ps for h, ps in by_chunk.items() if len(ps) >= 2}
+    assert shared, by_chunk
+    # Of each shared pack chunk only its smallest file stays: under half of
+    # the chunk is live, so each is compacted.
+    keep = {min(ps, key=lambda p: len(files[p])) for ps in shared.values()}
+    keep |= {ps[0] for ps in by_chunk.values() if len(ps) == 1}
+    for p in paths:
+        if p not in keep:
+            assert gw.delete(p).status in (200, 204), p
+
+    def compacted():
+        for h, ps in shared.items():
+            (p,) = [p for p in ps if p in keep]
+            (chunk,) = gw.fileinfo(p).json()["chunks"]
+            if chunk["handle"] == h:
+                return False
+        return True
+
+    wait_until(compacted, 60, "every mostly dead pack chunk compacted")
+    compaction = gw.cluster().json()["compaction"]
+    assert compaction["compactions"] >= len(shared), compaction
+    assert compaction["rewritten_bytes"] > 0, compaction
+    assert gateway_counter(gw, "cairn_gateway_compactions_total") >= len(shared)
+    for p in keep:
+        r = gw.get(p)
+        assert r.status == 200 and r.body == files[p], p
+    for p in paths:
+        if p not in keep:
+            assert gw.get(p).status == 404, p
+
+    # The old chunks' replicas go after the grace period: the nodes then hold
+    # exactly the replicas of the chunks files reference.
+    def collected():
+        c = gw.cluster().json()
+        return sum(n["chunks"] for n in c["nodes"]) == 3 * c["totals"]["chunks"]
+
+    wait_until(collected, 60, "the replicas of compacted chunks deleted")
+    referenced = {gw.fileinfo(p).json()["chunks"][0]["handle"] for p in keep}
+    assert gw.cluster().json()["totals"]["chunks"] == len(referenced)

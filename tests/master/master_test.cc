@@ -225,6 +225,92 @@ TEST_F(MasterTest, CommitPackCommitsEachFileOfAPackChunkOnItsOwn) {
   EXPECT_EQ(master_->Lookup("/s/b")->entry().file().extents(0).offset(), 50u);
 }
 
+// Starts a pack upload and returns the commit of its chunk, `size` bytes on
+// every node it was placed on, with no files yet.
+CommittedChunk PackChunk(Master* master, uint64_t size, uint64_t* upload_id) {
+  StartPackRequest sp;
+  sp.set_expected_size(size);
+  auto pack = master->StartPack(sp);
+  EXPECT_THAT(pack, IsOk());
+  *upload_id = pack.ok() ? pack->upload_id() : 0;
+  CommittedChunk c;
+  if (!pack.ok()) return c;
+  *c.mutable_chunk() = pack->first_chunk().chunk();
+  c.mutable_chunk()->set_size(size);
+  for (const auto& r : pack->first_chunk().replicas()) c.add_nodes(r.node_id());
+  return c;
+}
+
+TEST_F(MasterTest, CompactionRewritesAMostlyDeadPackAndCollectsTheOldChunk) {
+  for (const char* z : {"a", "b", "c"}) AddNode(z);
+  CommitPackRequest c;
+  uint64_t upload = 0;
+  *c.mutable_chunk() = PackChunk(master_.get(), 100, &upload);
+  c.set_upload_id(upload);
+  *c.add_files() = Packed("/a", 16, 10);
+  *c.add_files() = Packed("/b", 42, 20);
+  *c.add_files() = Packed("/c", 78, 22);
+  ASSERT_THAT(master_->CommitPack(c), IsOk());
+  const ChunkRef old = c.chunk().chunk();
+  for (uint64_t n : nodes_) Beat(n, {Replica(old.handle(), old.version(), 100)}, false);
+  // 52% live: nothing to do.
+  auto none = master_->CompactionTask();
+  ASSERT_THAT(none, IsOk());
+  EXPECT_FALSE(none->has_task());
+  EXPECT_EQ(master_->Cluster().compaction_reclaimable_bytes(), 48u);
+  ASSERT_THAT(master_->Delete("/c", false), IsOk());
+  // The next scan waits for the interval.
+  EXPECT_FALSE(master_->CompactionTask()->has_task());
+  clock_.Advance(absl::Minutes(1));
+  for (uint64_t n : nodes_) Beat(n, {}, false);  // alive: the chunk can be read
+  auto task = master_->CompactionTask();
+  ASSERT_THAT(task, IsOk());
+  ASSERT_TRUE(task->has_task());
+  EXPECT_EQ(task->task().chunk().handle(), old.handle());
+  EXPECT_EQ(task->task().size(), 100u);
+  EXPECT_EQ(task->task().locations().alive(), 3u);
+  ASSERT_EQ(task->task().moves_size(), 2);
+  EXPECT_EQ(task->task().moves(0).path(), "/a");
+  EXPECT_EQ(task->task().moves(1).offset(), 42u);
+  EXPECT_EQ(master_->Cluster().compaction_reclaimable_bytes(), 70u);
+  // Leased: not handed out again, even after another scan.
+  clock_.Advance(absl::Minutes(1));
+  for (uint64_t n : nodes_) Beat(n, {}, false);
+  EXPECT_FALSE(master_->CompactionTask()->has_task());
+
+  // The gateway wrote /a and /b into a new chunk; /b was replaced meanwhile.
+  Upload("/b");
+  CommitCompactionRequest cc;
+  *cc.mutable_chunk() = PackChunk(master_.get(), 62, &upload);
+  cc.set_upload_id(upload);
+  *cc.mutable_old_chunk() = old;
+  for (const CompactionMove& m : task->task().moves()) *cc.add_moves() = m;
+  cc.mutable_moves(0)->set_new_offset(16);
+  cc.mutable_moves(1)->set_new_offset(42);
+  auto done = master_->CommitCompaction(cc);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(done->moved(), 1u);
+  EXPECT_EQ(done->skipped(), 1u);
+  EXPECT_THAT(master_->CommitCompaction(cc), StatusIs(absl::StatusCode::kNotFound));
+  auto a = master_->Lookup("/a");
+  ASSERT_THAT(a, IsOk());
+  EXPECT_EQ(a->entry().file().extents(0).handle(), cc.chunk().chunk().handle());
+  EXPECT_EQ(a->entry().file().extents(0).offset(), 16u);
+  EXPECT_EQ(a->locations(0).replicas_size(), 3);
+  ClusterReply cluster = master_->Cluster();
+  EXPECT_EQ(cluster.compactions_total(), 1u);
+  EXPECT_EQ(cluster.compaction_rewritten_bytes_total(), 62u);
+  // No file is left on the old chunk: collected after the grace period.
+  clock_.Advance(absl::Seconds(31));
+  master_->Tick();
+  HeartbeatReply r = Beat(nodes_[0], {}, false);
+  ASSERT_EQ(r.delete__size(), 1);
+  EXPECT_EQ(r.delete_(0).handle(), old.handle());
+  Open();  // the switch is durable
+  EXPECT_EQ(master_->Lookup("/a")->entry().file().extents(0).handle(), cc.chunk().chunk().handle());
+  EXPECT_FALSE(master_->CompactionTask()->has_task());  // safe mode
+}
+
 TEST_F(MasterTest, CommitPackRefusesAChunkNotOfTheUploadOrShortOfReplicas) {
   for (const char* z : {"a", "b", "c"}) AddNode(z);
   auto pack = master_->StartPack(StartPackRequest());

@@ -317,6 +317,172 @@ TEST_F(MetadataStoreTest, PutFilesCommitsAPackChunkSharedByManyFilesEachOnItsOwn
   EXPECT_EQ(released, std::vector<uint64_t>{9});
 }
 
+// A pack chunk 9 of 100 bytes holding /a [16,+10), /b [42,+20) and /c [78,+22).
+class PackedStoreTest : public MetadataStoreTest {
+ protected:
+  void SetUp() override {
+    MetadataStoreTest::SetUp();
+    ChunkRecord rec;
+    rec.set_version(1);
+    rec.set_size(100);
+    rec.set_replication(3);
+    rec.set_packed(true);
+    std::vector<absl::StatusOr<Entry>> results;
+    std::vector<uint64_t> released;
+    ASSERT_THAT(store_->PutFiles({{"/a", Slice(9, 16, 10), false},
+                                  {"/b", Slice(9, 42, 20), false},
+                                  {"/c", Slice(9, 78, 22), false}},
+                                 {{9, rec}}, 5, &results, &released),
+                IsOk());
+    for (const auto& r : results) ASSERT_THAT(r, IsOk());
+  }
+  uint64_t Live(uint64_t handle) {
+    auto rec = store_->GetChunk(handle);
+    return rec.ok() ? rec->live_bytes() : 0;
+  }
+  static CompactionMove Move(const std::string& path, uint64_t offset, uint64_t length,
+                             uint64_t new_offset) {
+    CompactionMove m;
+    m.set_path(path);
+    m.set_offset(offset);
+    m.set_length(length);
+    m.set_new_offset(new_offset);
+    return m;
+  }
+  static ChunkRecord NewPack(uint64_t size) {
+    ChunkRecord rec;
+    rec.set_version(1);
+    rec.set_size(size);
+    rec.set_replication(3);
+    return rec;
+  }
+  static ChunkRef Ref(uint64_t handle) {
+    ChunkRef c;
+    c.set_handle(handle);
+    c.set_version(1);
+    return c;
+  }
+};
+
+TEST_F(PackedStoreTest, LiveBytesFollowEveryMutationAndScanFindsMostlyDeadPacks) {
+  EXPECT_EQ(Live(9), 52u);
+  auto scan = store_->ScanCompaction(0.5, 10, {});
+  ASSERT_THAT(scan, IsOk());
+  EXPECT_EQ(scan->pack_chunks, 1u);
+  EXPECT_EQ(scan->reclaimable_bytes, 48u);
+  EXPECT_TRUE(scan->candidates.empty());  // 52% live
+  std::vector<uint64_t> released;
+  ASSERT_THAT(store_->Delete("/c", false, &released), IsOk());
+  ASSERT_THAT(store_->Rename("/a", "/d/a", 6), IsOk());  // renames keep the bytes live
+  EXPECT_EQ(Live(9), 30u);
+  Reopen();
+  scan = store_->ScanCompaction(0.5, 10, {});
+  ASSERT_THAT(scan, IsOk());
+  EXPECT_EQ(scan->reclaimable_bytes, 70u);
+  ASSERT_EQ(scan->candidates.size(), 1u);
+  const auto& c = scan->candidates[0];
+  EXPECT_EQ(c.handle, 9u);
+  ASSERT_EQ(c.moves.size(), 2u);  // by offset
+  EXPECT_EQ(c.moves[0].path(), "/d/a");
+  EXPECT_EQ(c.moves[0].offset(), 16u);
+  EXPECT_EQ(c.moves[1].path(), "/b");
+  EXPECT_EQ(c.moves[1].length(), 20u);
+  // Excluded (leased), or not a pack chunk: not a candidate.
+  EXPECT_TRUE(store_->ScanCompaction(0.5, 10, {9})->candidates.empty());
+  ASSERT_THAT(Put("/whole", {3}), IsOk());
+  EXPECT_EQ(store_->ScanCompaction(0.99, 10, {})->candidates.size(), 1u);
+  EXPECT_EQ(Live(3), kChunk);
+}
+
+TEST_F(PackedStoreTest, SwitchExtentsMovesOnlyFilesStillOnTheirOldExtent) {
+  std::vector<uint64_t> released;
+  ASSERT_THAT(store_->Delete("/c", false, &released), IsOk());
+  // Meanwhile /b was replaced: its move is left alone.
+  ASSERT_THAT(Put("/b", {4}), IsOk());
+  released.clear();
+  auto moved = store_->SwitchExtents(Ref(9), 20, NewPack(62),
+                                     {Move("/a", 16, 10, 16), Move("/b", 42, 20, 42)}, &released);
+  ASSERT_THAT(moved, IsOk());
+  EXPECT_EQ(*moved, 1u);
+  EXPECT_EQ(released, std::vector<uint64_t>{9});  // nothing is left on the old chunk
+  Reopen();
+  auto a = store_->Get("/a");
+  ASSERT_THAT(a, IsOk());
+  EXPECT_EQ(a->file().extents(0).handle(), 20u);
+  EXPECT_EQ(a->file().extents(0).offset(), 16u);
+  EXPECT_EQ(a->mtime_ms(), 5);  // compaction is not a change of the file
+  EXPECT_EQ(store_->Get("/b")->file().extents(0).handle(), 4u);
+  EXPECT_THAT(store_->GetChunk(9), StatusIs(absl::StatusCode::kNotFound));
+  auto rec = store_->GetChunk(20);
+  ASSERT_THAT(rec, IsOk());
+  EXPECT_EQ(rec->refs(), 1u);
+  EXPECT_EQ(rec->live_bytes(), 10u);
+  EXPECT_TRUE(rec->packed());
+}
+
+TEST_F(PackedStoreTest, SwitchExtentsKeepsTheOldChunkForFilesNotMovedAndRefusesBadMoves) {
+  std::vector<uint64_t> released;
+  EXPECT_THAT(store_->SwitchExtents(Ref(9), 20, NewPack(30), {Move("/a", 16, 10, 25)}, &released),
+              StatusIs(absl::StatusCode::kInvalidArgument));  // past the new chunk's end
+  EXPECT_THAT(store_->GetChunk(20), StatusIs(absl::StatusCode::kNotFound));
+  auto moved = store_->SwitchExtents(Ref(9), 20, NewPack(30), {Move("/a", 16, 10, 16)}, &released);
+  ASSERT_THAT(moved, IsOk());
+  EXPECT_EQ(*moved, 1u);
+  EXPECT_TRUE(released.empty());  // /b and /c are still on chunk 9
+  EXPECT_EQ(Refs(9), 2u);
+  EXPECT_EQ(Live(9), 42u);
+  // Nothing left to move (a second gateway's late commit): the new chunk is released.
+  released.clear();
+  moved = store_->SwitchExtents(Ref(9), 21, NewPack(30), {Move("/a", 16, 10, 16)}, &released);
+  ASSERT_THAT(moved, IsOk());
+  EXPECT_EQ(*moved, 0u);
+  EXPECT_EQ(released, std::vector<uint64_t>{21});
+  EXPECT_THAT(store_->GetChunk(21), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(MetadataStoreTest, MigratesFormatTwoCountingLiveBytesAndFindingPackChunks) {
+  // Format 2: refs counted, no live bytes, pack chunks unmarked.
+  ASSERT_THAT(Put("/whole", {3}), IsOk());
+  ChunkRecord rec;
+  rec.set_version(1);
+  rec.set_size(100);
+  rec.set_replication(3);
+  std::vector<absl::StatusOr<Entry>> results;
+  std::vector<uint64_t> released;
+  ASSERT_THAT(
+      store_->PutFiles({{"/p/a", Slice(9, 16, 10), false}, {"/p/b", Slice(9, 42, 20), false}},
+                       {{9, rec}}, 5, &results, &released),
+      IsOk());
+  store_.reset();
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put({}, "m/format", U64Key('x', 2).substr(1)).ok());
+    for (uint64_t h : {3, 9}) {
+      std::string value;
+      ASSERT_TRUE(db->Get({}, U64Key('c', h), &value).ok());
+      ChunkRecord r;
+      ASSERT_TRUE(r.ParseFromString(value));
+      r.clear_live_bytes();
+      r.clear_packed();
+      ASSERT_TRUE(db->Put({}, U64Key('c', h), r.SerializeAsString()).ok());
+    }
+  }
+  Reopen();
+  auto pack = store_->GetChunk(9);
+  ASSERT_THAT(pack, IsOk());
+  EXPECT_EQ(pack->refs(), 2u);
+  EXPECT_EQ(pack->live_bytes(), 30u);
+  EXPECT_TRUE(pack->packed());
+  auto whole = store_->GetChunk(3);
+  ASSERT_THAT(whole, IsOk());
+  EXPECT_EQ(whole->live_bytes(), kChunk);
+  EXPECT_FALSE(whole->packed());
+  ASSERT_THAT(store_->Delete("/p/a", false, &released), IsOk());
+  EXPECT_EQ(store_->GetChunk(9)->live_bytes(), 20u);
+}
+
 TEST_F(MetadataStoreTest, PutFilesWritesNoChunkRecordWhenEveryFileIsRefused) {
   ASSERT_THAT(Put("/taken", {2}), IsOk());
   std::vector<absl::StatusOr<Entry>> results;
@@ -421,7 +587,7 @@ TEST_F(MetadataStoreTest, RefusesMetadataOfANewerFormat) {
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.path(), &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
-    ASSERT_TRUE(db->Put({}, "m/format", U64Key('x', 3).substr(1)).ok());
+    ASSERT_TRUE(db->Put({}, "m/format", U64Key('x', 4).substr(1)).ok());
   }
   auto s = MetadataStore::Open(dir_.path());
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition));
