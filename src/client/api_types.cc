@@ -189,6 +189,11 @@ absl::StatusOr<ClusterStatus> ParseClusterStatus(std::string_view body) {
     status.safe_mode = safe_mode != nullptr && safe_mode->is_boolean() && safe_mode->get<bool>();
     status.chunk_size = GetUint(j, "chunk_size");
     status.replication = GetUint(j, "replication");
+    if (const json* c = Field(j, "compaction"); c != nullptr && c->is_object()) {
+      status.compaction.reclaimable_bytes = GetUint(*c, "reclaimable_bytes");
+      status.compaction.compactions = GetUint(*c, "compactions");
+      status.compaction.rewritten_bytes = GetUint(*c, "rewritten_bytes");
+    }
     const json* totals = Field(j, "totals");
     if (totals == nullptr || !totals->is_object()) {
       status.totals = ComputeTotals(status.nodes);
@@ -293,6 +298,10 @@ json ToJson(const ClusterStatus& value) {
             {"chunks", t.chunks},
             {"under_replicated", t.under_replicated},
             {"replication_queue", t.replication_queue}}},
+          {"compaction",
+           {{"reclaimable_bytes", value.compaction.reclaimable_bytes},
+            {"compactions", value.compaction.compactions},
+            {"rewritten_bytes", value.compaction.rewritten_bytes}}},
           {"safe_mode", value.safe_mode},
           {"chunk_size", value.chunk_size},
           {"replication", value.replication}};

@@ -103,12 +103,20 @@ struct ClusterTotals {
   uint64_t replication_queue = 0;  // chunks waiting for re-replication
 };
 
+// Compaction of pack chunks of small files, as the master last saw it.
+struct CompactionStatus {
+  uint64_t reclaimable_bytes = 0;
+  uint64_t compactions = 0;
+  uint64_t rewritten_bytes = 0;
+};
+
 struct ClusterStatus {
   std::vector<NodeInfo> nodes;
-  ClusterTotals totals;      // computed from `nodes` if the gateway sent none
-  bool safe_mode = false;    // master restarted, waiting for chunk reports
-  uint64_t chunk_size = 0;   // 0 if unknown
-  uint64_t replication = 0;  // 0 if unknown
+  ClusterTotals totals;         // computed from `nodes` if the gateway sent none
+  bool safe_mode = false;       // master restarted, waiting for chunk reports
+  uint64_t chunk_size = 0;      // 0 if unknown
+  uint64_t replication = 0;     // 0 if unknown
+  CompactionStatus compaction;  // zeros from a gateway that sends none
 };
 
 struct UsageEntry {

@@ -70,6 +70,12 @@ absl::Status RunCluster(const CommandContext& ctx) {
     *ctx.out << "replication: " << cluster->replication
              << "    chunk size: " << HumanBytes(cluster->chunk_size) << "\n";
   }
+  if (const CompactionStatus& c = cluster->compaction;
+      c.reclaimable_bytes > 0 || c.compactions > 0) {
+    *ctx.out << "small files: " << HumanBytes(c.reclaimable_bytes)
+             << " reclaimable in pack chunks    compactions: " << c.compactions << " ("
+             << HumanBytes(c.rewritten_bytes) << " rewritten)\n";
+  }
   if (cluster->safe_mode) {
     *ctx.out << "safe mode: the master is waiting for chunk reports "
                 "(reads only, no repair or deletion)\n";

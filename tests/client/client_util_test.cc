@@ -12,6 +12,7 @@
 #include "client/paths.h"
 #include "client/sha256.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace cairn::client {
 namespace {
@@ -128,6 +129,18 @@ TEST(ApiTypesTest, ClusterTotalsAreComputedWhenMissing) {
   EXPECT_EQ(cluster->totals.used, 100u);
   EXPECT_DOUBLE_EQ(cluster->totals.usage_percent, 50.0);
   EXPECT_EQ(cluster->totals.chunks, 7u);
+}
+
+TEST(ApiTypesTest, ClusterCompactionIsReadAndPrintedBack) {
+  absl::StatusOr<ClusterStatus> cluster = ParseClusterStatus(
+      R"({"nodes":[],"compaction":{"reclaimable_bytes":4096,"compactions":3,"rewritten_bytes":7}})");
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  EXPECT_EQ(cluster->compaction.reclaimable_bytes, 4096u);
+  EXPECT_EQ(cluster->compaction.compactions, 3u);
+  EXPECT_EQ(cluster->compaction.rewritten_bytes, 7u);
+  EXPECT_EQ(ToJson(*cluster)["compaction"]["compactions"], 3);
+  // An older gateway sends none: zeros.
+  EXPECT_EQ(ParseClusterStatus(R"({"nodes":[]})")->compaction.compactions, 0u);
 }
 
 TEST(ApiTypesTest, MalformedRepliesAreInternal) {

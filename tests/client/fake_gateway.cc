@@ -640,6 +640,7 @@ void FakeGateway::HandleCluster(const httplib::Request& req, httplib::Response& 
               {"chunks", chunks},
               {"under_replicated", 0},
               {"replication_queue", 0}}},
+            {"compaction", {{"reclaimable_bytes", 0}, {"compactions", 0}, {"rewritten_bytes", 0}}},
             {"safe_mode", false},
             {"chunk_size", options_.chunk_size},
             {"replication", 3}});

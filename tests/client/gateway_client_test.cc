@@ -796,8 +796,12 @@ TEST_P(GatewayApiTest, ClusterReplyFields) {
   ASSERT_TRUE(cluster);
   ASSERT_EQ(cluster->status, 200);
   json reply = Json(cluster);
-  for (const char* field : {"nodes", "totals", "safe_mode", "chunk_size", "replication"}) {
+  for (const char* field :
+       {"nodes", "totals", "compaction", "safe_mode", "chunk_size", "replication"}) {
     EXPECT_TRUE(reply.contains(field)) << field;
+  }
+  for (const char* field : {"reclaimable_bytes", "compactions", "rewritten_bytes"}) {
+    EXPECT_TRUE(reply["compaction"].contains(field)) << field;
   }
   ASSERT_EQ(reply["nodes"].size(), 3u);
   for (const char* field : {"id", "address", "zone", "state", "capacity", "used", "free", "chunks",
