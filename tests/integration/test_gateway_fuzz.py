@@ -10,8 +10,9 @@ abandoned connections. Each request gets its own connection. Afterwards:
 - no daemon died, and the gateway is ready;
 - the files written before the run under /keep read back exactly;
 - every other file is one that a 201 PUT named, or lies under the target of a
-  rename, or is the path of a PUT that got no answer (a reset may discard a
-  reply already sent): nothing is in the namespace that no request asked for.
+  rename, or is the path of a whole PUT that got no answer (a reset may
+  discard a reply already sent): nothing is in the namespace that no request
+  asked for, and no upload cut short became a file.
 
 CAIRN_GATEWAY_FUZZ_REQUESTS (default 20000) sets the count; a long mode is
 CAIRN_GATEWAY_FUZZ_REQUESTS=10000000. CAIRN_GATEWAY_FUZZ_SEED picks the run.
@@ -98,6 +99,7 @@ class Request:
         self.kind, self.path, self.json_body = kind, path, json_body
         self.short = False  # announces more body than it sends
         self.content = body  # the body before any transfer encoding
+        self.cut = False  # the connection was abandoned before the body's end
 
 
 def build(r):
@@ -193,18 +195,22 @@ def serialize(req, r):
     return raw, req.body
 
 
-def send(addr, raw_head, body, short, head_only, r):
-    """Sends one request; returns the status, or None if none came back."""
+def send(addr, raw_head, body, req, r):
+    """Sends one request; returns the status, or None if none came back.
+    Sets req.cut when the connection is abandoned before the body's end."""
+    short, head_only = req.short, req.method == "HEAD"
     host, port = addr.rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=10)
     try:
         style = r.random()
         if style < 0.01:
             s.sendall(raw_head[:r.randrange(len(raw_head))])  # abandoned mid-header
+            req.cut = True
             return None
         if style < 0.02:
             s.sendall(raw_head)
             s.sendall(body[:len(body) // 2])
+            req.cut = bool(body)
             return None  # abandoned mid-body
         if style < 0.025:
             for i in range(0, len(raw_head), 7):  # slow header
@@ -271,7 +277,7 @@ def test_mutated_requests_crash_nothing_and_write_only_what_they_acknowledge(fuz
             req = build(r)
             raw, body = serialize(req, r)
             began = time.monotonic()
-            out = send(addr, raw, body, req.short, req.method == "HEAD", r)
+            out = send(addr, raw, body, req, r)
             took = time.monotonic() - began
             status = out[0] if out else None
             with lock:
@@ -282,8 +288,16 @@ def test_mutated_requests_crash_nothing_and_write_only_what_they_acknowledge(fuz
                 continue
             # No answer (a reset can discard a reply already sent) or a 2xx:
             # what the request asked may have been done.
-            line = raw.replace(b"\n", b"\r\n", 1).split(b"\r\n", 1)[0].split(b" ")
+            head_lines = raw.replace(b"\r\n", b"\n").split(b"\n")
+            line = head_lines[0].split(b" ")
             method = line[0] if line else b""
+            # A body that ends before its declared length (as the bytes sent
+            # declare it) must never become a file, answered or not.
+            lengths = [h.split(b":", 1)[1].strip() for h in head_lines[1:]
+                       if h.lower().startswith(b"content-length:")]
+            chunked = any(h.lower().startswith(b"transfer-encoding:") for h in head_lines[1:])
+            truncated = req.cut or (len(lengths) == 1 and lengths[0].isdigit() and not chunked
+                                    and int(lengths[0]) > len(body))
             named = None
             if status == 201 and method == b"PUT":
                 try:
@@ -293,7 +307,8 @@ def test_mutated_requests_crash_nothing_and_write_only_what_they_acknowledge(fuz
             with lock:
                 if named is not None:
                     created.add(named)
-                elif method == b"PUT" and len(line) > 1 and line[1].startswith(b"/api/v1/files"):
+                elif (method == b"PUT" and not truncated and len(line) > 1
+                      and line[1].startswith(b"/api/v1/files")):
                     # The path as the server may have read it from the bytes sent.
                     target = line[1][len(b"/api/v1/files"):].split(b"?")[0]
                     maybe.add(urllib.parse.unquote(target.decode("latin-1"), errors="replace"))
