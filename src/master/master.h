@@ -188,8 +188,13 @@ class Master {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Starts the commit of pack upload `upload_id` with its chunk `c`: checks
   // both, marks the upload committing and makes the chunk locatable.
-  // Returns the upload's replication.
-  absl::StatusOr<uint32_t> BeginPackCommitLocked(uint64_t upload_id, const CommittedChunk& c)
+  // Returns the chunk's record (a pack chunk of the upload's replication).
+  absl::StatusOr<ChunkRecord> BeginPackCommitLocked(uint64_t upload_id, const CommittedChunk& c)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends it: if the metadata write `stored` failed, the chunk is forgotten;
+  // else the chunks it `released` go to GC. The upload is dropped.
+  void EndPackCommitLocked(uint64_t upload_id, uint64_t handle, const absl::Status& stored,
+                           const std::vector<uint64_t>& released)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fills `locs` with the live replicas of `handle` for reading (Lookup's order).
   void LocateLocked(uint64_t handle, absl::Time now, ChunkLocations* locs) const

@@ -91,29 +91,18 @@ absl::StatusOr<CompactionTaskReply> Master::CompactionTask() {
 
 absl::StatusOr<CommitCompactionReply> Master::CommitCompaction(const CommitCompactionRequest& req) {
   const ChunkRef& chunk = req.chunk().chunk();
-  uint32_t replication = 0;
+  ChunkRecord rec;
   {
     absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(replication, BeginPackCommitLocked(req.upload_id(), req.chunk()));
+    ASSIGN_OR_RETURN(rec, BeginPackCommitLocked(req.upload_id(), req.chunk()));
   }
-  ChunkRecord rec;
-  rec.set_version(chunk.version());
-  rec.set_size(chunk.size());
-  rec.set_crc32c(chunk.crc32c());
-  rec.set_replication(replication);
-  rec.set_packed(true);
   std::vector<CompactionMove> moves(req.moves().begin(), req.moves().end());
+  // The old chunk once no file is left on it; the new one if none moved.
   std::vector<uint64_t> released;
   absl::StatusOr<uint32_t> moved =
       store_->SwitchExtents(req.old_chunk(), chunk.handle(), rec, moves, &released);
   absl::MutexLock lock(&mu_);
-  if (!moved.ok()) {
-    chunks_.Erase(chunk.handle());
-  } else {
-    // The old chunk once no file is left on it; the new one if none moved.
-    gc_.Forget(released, chunks_, clock_->Now());
-  }
-  DropUploadLocked(req.upload_id());
+  EndPackCommitLocked(req.upload_id(), chunk.handle(), moved.status(), released);
   compaction_leases_.erase(req.old_chunk().handle());
   RETURN_IF_ERROR(moved.status());
   CommitCompactionReply reply;

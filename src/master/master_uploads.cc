@@ -243,8 +243,8 @@ absl::StatusOr<StartUploadReply> Master::StartPack(const StartPackRequest& req) 
                     req.expected_size());
 }
 
-absl::StatusOr<uint32_t> Master::BeginPackCommitLocked(uint64_t upload_id,
-                                                       const CommittedChunk& c) {
+absl::StatusOr<ChunkRecord> Master::BeginPackCommitLocked(uint64_t upload_id,
+                                                          const CommittedChunk& c) {
   Upload* u = uploads_.Find(upload_id);
   if (u == nullptr) return UploadNotFound(upload_id);
   if (u->committing) {
@@ -262,15 +262,31 @@ absl::StatusOr<uint32_t> Master::BeginPackCommitLocked(uint64_t upload_id,
   u->committing = true;
   // Locatable before its files are visible (as in CommitUpload).
   chunks_.AddCommitted(c.chunk(), u->replication, c.nodes());
-  return u->replication;
+  ChunkRecord rec;
+  rec.set_version(c.chunk().version());
+  rec.set_size(c.chunk().size());
+  rec.set_crc32c(c.chunk().crc32c());
+  rec.set_replication(u->replication);
+  rec.set_packed(true);
+  return rec;
+}
+
+void Master::EndPackCommitLocked(uint64_t upload_id, uint64_t handle, const absl::Status& stored,
+                                 const std::vector<uint64_t>& released) {
+  if (!stored.ok()) {
+    chunks_.Erase(handle);
+  } else {
+    gc_.Forget(released, chunks_, clock_->Now());
+  }
+  DropUploadLocked(upload_id);
 }
 
 absl::StatusOr<CommitPackReply> Master::CommitPack(const CommitPackRequest& req) {
   const ChunkRef& chunk = req.chunk().chunk();
-  uint32_t replication = 0;
+  ChunkRecord rec;
   {
     absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(replication, BeginPackCommitLocked(req.upload_id(), req.chunk()));
+    ASSIGN_OR_RETURN(rec, BeginPackCommitLocked(req.upload_id(), req.chunk()));
   }
   std::vector<MetadataStore::FilePut> puts;
   std::vector<int> put_of(req.files_size(), -1);  // index into puts, per file
@@ -292,7 +308,7 @@ absl::StatusOr<CommitPackReply> Master::CommitPack(const CommitPackRequest& req)
     p.path = f.path();
     p.if_none_match = f.if_none_match();
     p.file.set_length(f.length());
-    p.file.set_replication(replication);
+    p.file.set_replication(rec.replication());
     p.file.set_sha256(f.sha256());
     if (f.length() > 0) {
       Extent* x = p.file.add_extents();
@@ -303,23 +319,11 @@ absl::StatusOr<CommitPackReply> Master::CommitPack(const CommitPackRequest& req)
     }
     put_of[i] = static_cast<int>(puts.size()) - 1;
   }
-  ChunkRecord rec;
-  rec.set_version(chunk.version());
-  rec.set_size(chunk.size());
-  rec.set_crc32c(chunk.crc32c());
-  rec.set_replication(replication);
-  rec.set_packed(true);
   std::vector<absl::StatusOr<Entry>> results;
-  std::vector<uint64_t> released;
+  std::vector<uint64_t> released;  // the pack chunk itself if every file was refused
   absl::Status s = store_->PutFiles(puts, {{chunk.handle(), rec}}, NowMs(), &results, &released);
   absl::MutexLock lock(&mu_);
-  if (!s.ok()) {
-    chunks_.Erase(chunk.handle());
-  } else {
-    // Includes the pack chunk itself if every file was refused.
-    gc_.Forget(released, chunks_, clock_->Now());
-  }
-  DropUploadLocked(req.upload_id());
+  EndPackCommitLocked(req.upload_id(), chunk.handle(), s, released);
   RETURN_IF_ERROR(s);
   for (int i = 0; i < req.files_size(); ++i) {
     if (put_of[i] < 0) continue;
